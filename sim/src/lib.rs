@@ -1,0 +1,27 @@
+//! kubesim: a Kubernetes API server simulator for poolshift.
+//!
+//! It serves the real REST/JSON protocol (discovery, list/watch, CRUD, patch, eviction) from an in-memory
+//! store, runs simplified but upstream-faithful controllers (disruption, Deployment/ReplicaSet,
+//! StatefulSet, DaemonSet), a scheduler, kubelet timing and a simulated cloud of node pools, injects
+//! faults, and records invariants (PDB violations, lost pods, API requests).
+//!
+//! Layout: `store/` (objects, watch), `api/` (HTTP handling), `controllers/` (components), `transport/`
+//! (in-process and TCP), `scenario/` (YAML scenarios and the generator).
+
+pub mod api;
+pub mod clock;
+pub mod cloud;
+pub mod controllers;
+pub mod error;
+pub mod faults;
+pub mod recorder;
+pub mod sim;
+pub mod store;
+pub mod transport;
+
+pub use sim::{SimOptions, Simulator};
+
+/// The standard components, in the order they run within a pass.
+pub fn components() -> Vec<Box<dyn controllers::Reconciler>> {
+    Vec::new()
+}

@@ -1,0 +1,286 @@
+//! The object store: one table per resource kind behind a single lock (like one etcd), a global
+//! resourceVersion counter, and per-table watch fan-out with a bounded history for watch-from-resourceVersion.
+//!
+//! Everything that changes cluster state (API handlers, controllers, the kubelet, the cloud) goes through
+//! [`State`]'s methods, so watch events, resourceVersions and the invariant recorder see every write.
+
+pub mod kinds;
+pub mod objects;
+pub mod selector;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::sync::{Notify, broadcast};
+
+use crate::clock::SimClock;
+use crate::cloud::Cloud;
+use crate::faults::Faults;
+use crate::recorder::Recorder;
+
+pub use kinds::Kind;
+
+/// `(namespace, name)`; namespace is empty for cluster-scoped objects.
+pub type Key = (String, String);
+
+/// Watch events kept per table for watches that start from an older resourceVersion.
+const HISTORY: usize = 20_000;
+/// Events buffered per watcher before it is cut off (the client re-lists, as with a real server).
+const FANOUT: usize = 65_536;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WatchEvent<K> {
+    pub ty: EventType,
+    pub object: Arc<K>,
+    /// The object before a MODIFIED event (watchers with selectors turn a change of match into ADDED/DELETED).
+    pub prev: Option<Arc<K>>,
+    pub rv: u64,
+}
+
+/// All objects of one kind.
+pub struct Table<K> {
+    objects: BTreeMap<Key, Arc<K>>,
+    history: VecDeque<WatchEvent<K>>,
+    tx: broadcast::Sender<WatchEvent<K>>,
+    /// resourceVersion of the oldest event dropped from `history` (watches older than this get 410).
+    compacted: u64,
+}
+
+impl<K: Clone> Default for Table<K> {
+    fn default() -> Self {
+        let (tx, _) = broadcast::channel(FANOUT);
+        Self { objects: BTreeMap::new(), history: VecDeque::new(), tx, compacted: 0 }
+    }
+}
+
+impl<K: Clone> Table<K> {
+    pub fn get(&self, ns: &str, name: &str) -> Option<&Arc<K>> {
+        self.objects.get(&(ns.to_string(), name.to_string()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<K>> {
+        self.objects.values()
+    }
+
+    /// Objects whose key is strictly after `after`, in key order (pagination).
+    pub fn range_after(&self, after: Option<&Key>) -> impl Iterator<Item = (&Key, &Arc<K>)> {
+        use std::ops::Bound;
+        let lower = match after {
+            Some(k) => Bound::Excluded(k.clone()),
+            None => Bound::Unbounded,
+        };
+        self.objects.range((lower, Bound::Unbounded))
+    }
+
+    /// Objects of one namespace, in key order.
+    pub fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Arc<K>> + 'a {
+        self.objects.range((ns.to_string(), String::new())..).take_while(move |(k, _)| k.0 == ns).map(|(_, v)| v)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent<K>> {
+        self.tx.subscribe()
+    }
+
+    /// Events after `rv`, or `None` when `rv` is older than the kept history (the caller answers 410 Gone).
+    pub fn events_since(&self, rv: u64) -> Option<Vec<WatchEvent<K>>> {
+        if rv < self.compacted {
+            return None;
+        }
+        Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
+    }
+
+    fn record(&mut self, ev: WatchEvent<K>) {
+        if self.history.len() >= HISTORY
+            && let Some(old) = self.history.pop_front()
+        {
+            self.compacted = old.rv;
+        }
+        self.history.push_back(ev.clone());
+        // No receiver is not an error: nobody is watching.
+        let _ = self.tx.send(ev);
+    }
+}
+
+/// The whole simulated cluster state. Reached through [`Store::lock`].
+pub struct State {
+    /// Simulated time at the moment the lock was taken.
+    pub now: Timestamp,
+    /// Control plane (kube-apiserver) version, `1.31.4`.
+    pub version: String,
+    rv: u64,
+    uid_seq: u64,
+    uid_prefix: u32,
+    pub rng: SmallRng,
+    pub pods: Table<Pod>,
+    pub nodes: Table<Node>,
+    pub namespaces: Table<Namespace>,
+    pub configmaps: Table<ConfigMap>,
+    pub events: Table<Event>,
+    pub deployments: Table<Deployment>,
+    pub replicasets: Table<ReplicaSet>,
+    pub statefulsets: Table<StatefulSet>,
+    pub daemonsets: Table<DaemonSet>,
+    pub pdbs: Table<PodDisruptionBudget>,
+    pub leases: Table<Lease>,
+    pub recorder: Recorder,
+    pub cloud: Cloud,
+    pub faults: Faults,
+    /// Per-object bookkeeping of the simulated components (kubelet timelines, PDB sync times ...).
+    pub timing: crate::controllers::Timing,
+}
+
+impl State {
+    pub fn new(seed: u64, now: Timestamp) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let uid_prefix = rand::Rng::random::<u32>(&mut rng);
+        Self {
+            now,
+            version: "1.31.4".to_string(),
+            rv: 1,
+            uid_seq: 0,
+            uid_prefix,
+            rng,
+            pods: Table::default(),
+            nodes: Table::default(),
+            namespaces: Table::default(),
+            configmaps: Table::default(),
+            events: Table::default(),
+            deployments: Table::default(),
+            replicasets: Table::default(),
+            statefulsets: Table::default(),
+            daemonsets: Table::default(),
+            pdbs: Table::default(),
+            leases: Table::default(),
+            recorder: Recorder::default(),
+            cloud: Cloud::default(),
+            faults: Faults::default(),
+            timing: Default::default(),
+        }
+    }
+
+    /// The current resourceVersion (of the last write).
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    pub(crate) fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    /// A fresh, deterministic (for a given seed) UID.
+    pub fn next_uid(&mut self) -> String {
+        self.uid_seq += 1;
+        format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", self.uid_prefix, (self.uid_seq >> 48) & 0xffff, (self.uid_seq >> 36) & 0xfff, (self.uid_seq >> 24) & 0xfff, self.uid_seq & 0xffff_ffff_ffff)
+    }
+
+    /// A random lowercase suffix as the apiserver's generateName uses (5 characters).
+    pub fn random_suffix(&mut self) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        (0..5).map(|_| ALPHABET[rand::Rng::random_range(&mut self.rng, 0..ALPHABET.len())] as char).collect()
+    }
+
+    pub fn table<K: Kind>(&self) -> &Table<K> {
+        K::table(self)
+    }
+
+    pub fn get<K: Kind>(&self, ns: &str, name: &str) -> Option<Arc<K>> {
+        K::table(self).get(ns, name).cloned()
+    }
+
+    /// Stores `obj` under its key, bumps its resourceVersion and emits the watch event. Low level: the
+    /// callers in [`objects`] check existence, preconditions and defaults first.
+    pub(crate) fn put<K: Kind>(&mut self, mut obj: K, ty: EventType) -> Arc<K> {
+        let rv = self.next_rv();
+        obj.metadata_mut().resource_version = Some(rv.to_string());
+        let key = kinds::key_of(&obj);
+        let obj = Arc::new(obj);
+        let table = K::table_mut(self);
+        let prev = table.objects.insert(key, obj.clone());
+        let prev = if ty == EventType::Modified { prev } else { None };
+        table.record(WatchEvent { ty, object: obj.clone(), prev, rv });
+        obj
+    }
+
+    /// Removes an object for good and emits DELETED. Returns the removed object.
+    pub fn remove<K: Kind>(&mut self, ns: &str, name: &str) -> Option<Arc<K>> {
+        let key = (ns.to_string(), name.to_string());
+        let old = K::table_mut(self).objects.remove(&key)?;
+        let rv = self.next_rv();
+        let mut gone = (*old).clone();
+        gone.metadata_mut().resource_version = Some(rv.to_string());
+        let gone = Arc::new(gone);
+        K::table_mut(self).record(WatchEvent { ty: EventType::Deleted, object: gone.clone(), prev: None, rv });
+        K::on_removed(self, &gone);
+        Some(gone)
+    }
+}
+
+/// The shared store: state behind one lock, plus a notification that wakes the controllers after writes.
+pub struct Store {
+    state: Mutex<State>,
+    clock: SimClock,
+    changed: Notify,
+}
+
+impl Store {
+    pub fn new(seed: u64, clock: SimClock) -> Self {
+        Self { state: Mutex::new(State::new(seed, clock.now())), clock, changed: Notify::new() }
+    }
+
+    /// Locks the state and stamps it with the current simulated time.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        let mut g = match self.state.lock() {
+            Ok(g) => g,
+            // A panic while holding the lock leaves the data as it was at the panic: keep serving.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        g.now = self.clock.now();
+        g
+    }
+
+    pub fn clock(&self) -> &SimClock {
+        &self.clock
+    }
+
+    /// Wakes the controller manager after a write.
+    pub fn touch(&self) {
+        self.changed.notify_one();
+    }
+
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await
+    }
+}

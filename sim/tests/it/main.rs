@@ -1,0 +1,4 @@
+//! kubesim integration tests, one binary (modules per area) to keep link time down.
+
+mod api;
+mod support;
