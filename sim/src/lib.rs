@@ -7,6 +7,13 @@
 //!
 //! Layout: `store/` (objects, watch), `api/` (HTTP handling), `controllers/` (components), `transport/`
 //! (in-process and TCP), `scenario/` (YAML scenarios and the generator).
+//!
+//! Conventions shared by the components:
+//! - node labels: `kubesim.io/pool=<pool>`, `topology.kubernetes.io/zone`, `kubernetes.io/hostname`,
+//!   `node.kubernetes.io/instance-type`, plus the pool's own labels;
+//! - pod annotations read by the kubelet: `kubesim.io/start-delay`, `kubesim.io/ready-delay`,
+//!   `kubesim.io/termination-delay` (durations such as `5s`), `kubesim.io/never-ready: "true"`,
+//!   `kubesim.io/stuck-terminating: "true"`.
 
 pub mod api;
 pub mod clock;
@@ -15,6 +22,7 @@ pub mod controllers;
 pub mod error;
 pub mod faults;
 pub mod recorder;
+pub mod scenario;
 pub mod sim;
 pub mod store;
 pub mod transport;

@@ -26,6 +26,9 @@ impl Recorder {
 
     pub fn client_deleted_pod(&mut self, _name: &str, _ns: &str) {}
 
+    /// A node object was removed while `workload_pods` non-DaemonSet, non-mirror, unfinished pods were bound to it.
+    pub fn node_removed(&mut self, _node: &str, _pool: Option<&str>, _workload_pods: usize) {}
+
     pub fn report(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }

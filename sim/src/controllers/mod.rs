@@ -28,6 +28,8 @@ pub trait Reconciler: Send {
 pub struct Timing {
     /// Pod UID -> simulated times of its lifecycle steps, kept by the kubelet.
     pub pods: HashMap<String, PodTimes>,
+    /// While set (scenario loading), the kubelet starts bound pods at once: Running and Ready, no delays.
+    pub instant_start: bool,
 }
 
 #[derive(Debug, Default, Clone)]

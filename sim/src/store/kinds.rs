@@ -180,6 +180,29 @@ impl Kind for Node {
     fn take_status(&mut self, from: &Self) {
         self.status = from.status.clone();
     }
+
+    fn on_removed(state: &mut State, obj: &Arc<Self>) {
+        let name = obj.metadata.name.clone().unwrap_or_default();
+        let workload = state
+            .pods
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
+            .filter(|p| is_workload_pod(p))
+            .count();
+        let pool = obj.metadata.labels.as_ref().and_then(|l| l.get(POOL_LABEL)).cloned();
+        state.recorder.node_removed(&name, pool.as_deref(), workload);
+    }
+}
+
+/// The label every simulated node carries with its pool's name.
+pub const POOL_LABEL: &str = "kubesim.io/pool";
+
+/// A pod that is a workload: not finished, not a mirror pod, not DaemonSet-owned.
+pub fn is_workload_pod(p: &Pod) -> bool {
+    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
+    let mirror = p.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    let ds = p.metadata.owner_references.iter().flatten().any(|r| r.controller == Some(true) && r.kind == "DaemonSet");
+    !(phase == "Succeeded" || phase == "Failed" || mirror || ds)
 }
 
 impl Kind for Namespace {
