@@ -62,12 +62,15 @@ impl ApiError {
     /// 422 Invalid with one cause per field.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: &[(&str, String)]) -> Self {
         let list: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
-        let msg = format!("{kind}.{} \"{name}\" is invalid: {}", if group.is_empty() { "core" } else { group }, list.join(", "));
-        let causes: Vec<Value> = causes
-            .iter()
-            .map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f}))
-            .collect();
-        Self::new(422, "Invalid", msg).with_details(json!({"name": name, "group": group, "kind": kind, "causes": causes}))
+        let msg = format!(
+            "{kind}.{} \"{name}\" is invalid: {}",
+            if group.is_empty() { "core" } else { group },
+            list.join(", ")
+        );
+        let causes: Vec<Value> =
+            causes.iter().map(|(f, m)| json!({"reason": "FieldValueInvalid", "message": m, "field": f})).collect();
+        Self::new(422, "Invalid", msg)
+            .with_details(json!({"name": name, "group": group, "kind": kind, "causes": causes}))
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {

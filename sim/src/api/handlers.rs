@@ -27,7 +27,9 @@ pub struct Ctx<'a> {
 }
 
 pub async fn dispatch(ctx: &Ctx<'_>, method: &Method, rp: &ResourcePath) -> Result<Response<Body>, ApiError> {
-    let known = crate::store::kinds::resources().iter().any(|r| r.group == rp.group && r.version == rp.version && r.plural == rp.plural);
+    let known = crate::store::kinds::resources()
+        .iter()
+        .any(|r| r.group == rp.group && r.version == rp.version && r.plural == rp.plural);
     if !known {
         return Err(ApiError::new(404, "NotFound", "the server could not find the requested resource"));
     }
@@ -55,7 +57,9 @@ async fn dispatch_kind<K: Kind>(ctx: &Ctx<'_>, method: &Method, rp: &ResourcePat
         (Some(name), Some("eviction"), &Method::POST) if K::KIND == "Pod" => super::eviction::handle(ctx, ns, name),
         (Some(name), Some("binding"), &Method::POST) if K::KIND == "Pod" => bind(ctx, ns, name),
         (_, Some(_), _) => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
-        _ => Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource"))),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource"
+        ))),
     }
 }
 
@@ -72,10 +76,7 @@ impl Filter {
         if let Selector::All(reqs) = &fields {
             for r in reqs {
                 if !field_supported::<K>(&r.key) {
-                    return Err(ApiError::bad_request(format!(
-                        "field label not supported: {}",
-                        r.key
-                    )));
+                    return Err(ApiError::bad_request(format!("field label not supported: {}", r.key)));
                 }
             }
         }
@@ -108,7 +109,9 @@ fn decode_continue(s: &str) -> Result<ContinueToken, ApiError> {
 fn list<K: Kind>(ctx: &Ctx<'_>, ns: Option<&str>) -> Result<Response<Body>, ApiError> {
     let filter = Filter::from_query::<K>(ctx.query)?;
     let limit: Option<usize> = match ctx.query.get("limit") {
-        Some(l) => Some(l.parse().map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?).filter(|l| *l > 0),
+        Some(l) => {
+            Some(l.parse().map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?).filter(|l| *l > 0)
+        }
         None => None,
     };
     let start = ctx.query.get("continue").map(decode_continue).transpose()?;
@@ -151,7 +154,10 @@ fn list<K: Kind>(ctx: &Ctx<'_>, ns: Option<&str>) -> Result<Response<Body>, ApiE
     if let Some(c) = &cont {
         meta["continue"] = serde_json::Value::String(c.clone());
     }
-    buf.extend_from_slice(format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":[", K::KIND).as_bytes());
+    buf.extend_from_slice(
+        format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{api_version}\",\"metadata\":{meta},\"items\":[", K::KIND)
+            .as_bytes(),
+    );
     for (i, o) in items.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
@@ -174,12 +180,18 @@ fn get<K: Kind>(ctx: &Ctx<'_>, ns: &str, name: &str) -> Result<Response<Body>, A
 
 /// Decodes a request body as `K`, with the apiserver's complaints.
 pub fn decode<K: Kind>(body: &[u8]) -> Result<K, ApiError> {
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body of the request was in an unknown format - accepted media types include: application/json: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json: {e}"
+        ))
+    })?;
     if let Some(kind) = v.get("kind").and_then(|k| k.as_str())
         && kind != K::KIND
     {
-        return Err(ApiError::bad_request(format!("the object provided is unrecognized (must be of type {}): kind {kind}", K::KIND)));
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): kind {kind}",
+            K::KIND
+        )));
     }
     let mut v = v;
     // The typed decoder needs apiVersion/kind; clients may omit them.
@@ -201,7 +213,9 @@ fn check_name<K: Kind>(obj: &mut K, ns: &str, name: &str) -> Result<(), ApiError
     let m = obj.metadata_mut();
     match m.name.as_deref() {
         Some(n) if n != name => {
-            return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
         }
         _ => m.name = Some(name.to_string()),
     }
@@ -231,7 +245,8 @@ fn patch_object<K: Kind>(ctx: &Ctx<'_>, ns: &str, name: &str, part: Part) -> Res
     let current = st.get::<K>(ns, name).ok_or_else(|| ApiError::not_found(K::GROUP, K::URL_PATH_SEGMENT, name))?;
     let doc = serde_json::to_value(current.as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
     let patched = patch::apply(ctx.content_type, doc, ctx.body)?;
-    let mut obj: K = serde_json::from_value(patched).map_err(|e| ApiError::bad_request(format!("{} in body is invalid after patch: {e}", K::KIND)))?;
+    let mut obj: K = serde_json::from_value(patched)
+        .map_err(|e| ApiError::bad_request(format!("{} in body is invalid after patch: {e}", K::KIND)))?;
     check_name(&mut obj, ns, name)?;
     let updated = st.update(obj, part, ctx.query.dry_run())?;
     Ok(json_response(StatusCode::OK, updated.as_ref()))
@@ -313,15 +328,26 @@ fn delete_collection<K: Kind>(ctx: &Ctx<'_>, ns: Option<&str>) -> Result<Respons
 
 /// POST pods/{name}/binding: what the scheduler (or a client) uses to assign a pod to a node.
 fn bind(ctx: &Ctx<'_>, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
-    let b: Binding = serde_json::from_slice(ctx.body).map_err(|e| ApiError::bad_request(format!("Binding in body is invalid: {e}")))?;
+    let b: Binding = serde_json::from_slice(ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("Binding in body is invalid: {e}")))?;
     let node = b.target.name.clone().unwrap_or_default();
     let mut st = ctx.server.store.lock();
     let pod = st.get::<Pod>(ns, name).ok_or_else(|| ApiError::not_found("", "pods", name))?;
     if let Some(existing) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty()) {
-        return Err(ApiError::conflict_msg("", "pods", name, &format!("pod {name} is already assigned to node \"{existing}\"")));
+        return Err(ApiError::conflict_msg(
+            "",
+            "pods",
+            name,
+            &format!("pod {name} is already assigned to node \"{existing}\""),
+        ));
     }
     if pod.metadata.deletion_timestamp.is_some() {
-        return Err(ApiError::conflict_msg("", "pods", name, &format!("pod {name} is being deleted, cannot be assigned to a host")));
+        return Err(ApiError::conflict_msg(
+            "",
+            "pods",
+            name,
+            &format!("pod {name} is being deleted, cannot be assigned to a host"),
+        ));
     }
     if ctx.query.dry_run() {
         return Ok(json_response(StatusCode::CREATED, &crate::api::success_status()));
@@ -334,7 +360,14 @@ fn bind(ctx: &Ctx<'_>, ns: &str, name: &str) -> Result<Response<Body>, ApiError>
 }
 
 /// Sets (or replaces) a pod condition, keeping lastTransitionTime when the status did not change.
-pub fn set_pod_condition(pod: &mut Pod, ty: &str, status: &str, reason: Option<&str>, message: Option<&str>, now: jiff::Timestamp) {
+pub fn set_pod_condition(
+    pod: &mut Pod,
+    ty: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: jiff::Timestamp,
+) {
     let st = pod.status.get_or_insert_with(Default::default);
     let conds = st.conditions.get_or_insert_with(Vec::new);
     if let Some(c) = conds.iter_mut().find(|c| c.type_ == ty) {

@@ -62,8 +62,10 @@ impl ApiServer {
             }
         }
         let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let ctx = handlers::Ctx { server: self, query: &query, accept: &accept, content_type: &content_type, body: &body };
+        let content_type =
+            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let ctx =
+            handlers::Ctx { server: self, query: &query, accept: &accept, content_type: &content_type, body: &body };
         let result = match route {
             Route::Version => {
                 let v = self.store.lock().version.clone();

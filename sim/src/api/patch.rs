@@ -11,8 +11,15 @@ pub fn apply(content_type: &str, mut doc: Value, body: &[u8]) -> Result<Value, A
     let bad = |e: String| ApiError::bad_request(e);
     match ct {
         "application/json-patch+json" => {
-            let p: json_patch::Patch = serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(&mut doc, &p.0).map_err(|e| ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}")))?;
+            let p: json_patch::Patch =
+                serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON patch: {e}")))?;
+            json_patch::patch(&mut doc, &p.0).map_err(|e| {
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
+            })?;
             Ok(doc)
         }
         "application/merge-patch+json" => {
@@ -21,7 +28,8 @@ pub fn apply(content_type: &str, mut doc: Value, body: &[u8]) -> Result<Value, A
             Ok(doc)
         }
         "application/strategic-merge-patch+json" => {
-            let p: Value = serde_json::from_slice(body).map_err(|e| bad(format!("invalid strategic merge patch: {e}")))?;
+            let p: Value =
+                serde_json::from_slice(body).map_err(|e| bad(format!("invalid strategic merge patch: {e}")))?;
             strategic_merge(&mut doc, &p, "");
             Ok(doc)
         }
@@ -37,7 +45,12 @@ pub fn apply(content_type: &str, mut doc: Value, body: &[u8]) -> Result<Value, A
 /// The patchMergeKey of list fields (by field name) for the types the simulator serves.
 fn merge_key(field: &str) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "volumeMounts"
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "volumeMounts"
         | "imagePullSecrets" => "name",
         "conditions" => "type",
         "ports" => "containerPort",
@@ -149,11 +162,17 @@ mod tests {
     #[test]
     fn json_and_merge_patch() {
         let doc = json!({"a": {"b": 1, "c": [1, 2]}});
-        let out = apply("application/json-patch+json", doc.clone(), br#"[{"op":"replace","path":"/a/b","value":5}]"#).unwrap();
+        let out = apply("application/json-patch+json", doc.clone(), br#"[{"op":"replace","path":"/a/b","value":5}]"#)
+            .unwrap();
         assert_eq!(out["a"]["b"], json!(5));
         let out = apply("application/merge-patch+json", doc.clone(), br#"{"a":{"c":[3]}}"#).unwrap();
         assert_eq!(out["a"]["c"], json!([3]));
-        assert_eq!(apply("application/json-patch+json", doc.clone(), br#"[{"op":"test","path":"/a/b","value":9}]"#).unwrap_err().code, 422);
+        assert_eq!(
+            apply("application/json-patch+json", doc.clone(), br#"[{"op":"test","path":"/a/b","value":9}]"#)
+                .unwrap_err()
+                .code,
+            422
+        );
         assert_eq!(apply("text/plain", doc, b"{}").unwrap_err().code, 415);
     }
 }

@@ -14,7 +14,10 @@ pub enum Route {
     /// `/apis/{group}`
     Group(String),
     /// `/api/v1`, `/apis/{group}/{version}`
-    Resources { group: String, version: String },
+    Resources {
+        group: String,
+        version: String,
+    },
     Resource(ResourcePath),
     Health,
     /// `/sim/...`: the simulator's own API (pools, faults, recorder).
@@ -138,11 +141,17 @@ mod tests {
     fn routes_namespaced_cluster_and_subresources() {
         let r = parse_path("/api/v1/namespaces/shop/pods/web-1/eviction");
         let Route::Resource(p) = r else { panic!("not a resource: {r:?}") };
-        assert_eq!((p.namespace.as_deref(), p.plural.as_str(), p.name.as_deref(), p.subresource.as_deref()), (Some("shop"), "pods", Some("web-1"), Some("eviction")));
+        assert_eq!(
+            (p.namespace.as_deref(), p.plural.as_str(), p.name.as_deref(), p.subresource.as_deref()),
+            (Some("shop"), "pods", Some("web-1"), Some("eviction"))
+        );
         let Route::Resource(p) = parse_path("/api/v1/namespaces/shop") else { panic!() };
         assert_eq!((p.plural.as_str(), p.name.as_deref(), p.namespace), ("namespaces", Some("shop"), None));
         let Route::Resource(p) = parse_path("/api/v1/namespaces/shop/status") else { panic!() };
-        assert_eq!((p.plural.as_str(), p.name.as_deref(), p.subresource.as_deref()), ("namespaces", Some("shop"), Some("status")));
+        assert_eq!(
+            (p.plural.as_str(), p.name.as_deref(), p.subresource.as_deref()),
+            ("namespaces", Some("shop"), Some("status"))
+        );
         let Route::Resource(p) = parse_path("/apis/policy/v1/poddisruptionbudgets") else { panic!() };
         assert_eq!((p.group.as_str(), p.plural.as_str(), p.namespace), ("policy", "poddisruptionbudgets", None));
         assert_eq!(parse_path("/apis/apps"), Route::Group("apps".into()));

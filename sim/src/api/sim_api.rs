@@ -8,7 +8,13 @@ use super::route::Query;
 use super::{ApiServer, Body, json_response};
 use crate::error::ApiError;
 
-pub async fn handle(server: &ApiServer, method: &Method, path: &[String], _q: &Query, _body: &Bytes) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    server: &ApiServer,
+    method: &Method,
+    path: &[String],
+    _q: &Query,
+    _body: &Bytes,
+) -> Result<Response<Body>, ApiError> {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     match (method, p.as_slice()) {
         (&Method::GET, ["v1", "recorder"]) => {

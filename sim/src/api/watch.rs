@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use tokio::sync::{broadcast, mpsc};
 
-use super::handlers::{Ctx, Filter};
 use super::Body;
+use super::handlers::{Ctx, Filter};
 use crate::error::ApiError;
 use crate::store::{EventType, Kind, WatchEvent};
 
@@ -21,7 +21,9 @@ pub fn watch<K: Kind>(ctx: &Ctx<'_>, ns: Option<&str>) -> Result<Response<Body>,
     let bookmarks = ctx.query.flag("allowWatchBookmarks");
     let send_initial = ctx.query.flag("sendInitialEvents");
     let timeout = match ctx.query.get("timeoutSeconds") {
-        Some(t) => Some(Duration::from_secs(t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?)),
+        Some(t) => Some(Duration::from_secs(
+            t.parse().map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
+        )),
         None => None,
     };
     let rv_param = ctx.query.get("resourceVersion").map(str::to_string);
@@ -37,13 +39,22 @@ pub fn watch<K: Kind>(ctx: &Ctx<'_>, ns: Option<&str>) -> Result<Response<Body>,
         let cut_after = st.faults.watch_cut_after();
         let start_rv = st.resource_version();
         let initial: Result<Vec<(EventType, Arc<K>)>, ApiError> = match rv_param.as_deref() {
-            None | Some("0") => Ok(table.iter().filter(|o| in_ns(o) && filter.matches(o.as_ref())).map(|o| (EventType::Added, o.clone())).collect()),
+            None | Some("0") => Ok(table
+                .iter()
+                .filter(|o| in_ns(o) && filter.matches(o.as_ref()))
+                .map(|o| (EventType::Added, o.clone()))
+                .collect()),
             Some(rv) if send_initial => {
                 let _ = rv;
-                Ok(table.iter().filter(|o| in_ns(o) && filter.matches(o.as_ref())).map(|o| (EventType::Added, o.clone())).collect())
+                Ok(table
+                    .iter()
+                    .filter(|o| in_ns(o) && filter.matches(o.as_ref()))
+                    .map(|o| (EventType::Added, o.clone()))
+                    .collect())
             }
             Some(rv) => {
-                let rv: u64 = rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+                let rv: u64 =
+                    rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
                 match table.events_since(rv) {
                     Some(evs) => Ok(evs.into_iter().filter_map(|e| visible(&e, &filter, &in_ns)).collect()),
                     None => Err(ApiError::gone(format!("too old resource version: {rv} ({})", st.resource_version()))),

@@ -55,7 +55,10 @@ pub trait Kind:
 
 pub fn key_of<K: Kind>(obj: &K) -> Key {
     let m = obj.metadata();
-    (if K::NAMESPACED { m.namespace.clone().unwrap_or_default() } else { String::new() }, m.name.clone().unwrap_or_default())
+    (
+        if K::NAMESPACED { m.namespace.clone().unwrap_or_default() } else { String::new() },
+        m.name.clone().unwrap_or_default(),
+    )
 }
 
 /// Field selector value for any kind: `metadata.*` or the kind's own fields.
@@ -146,7 +149,8 @@ impl Kind for Pod {
     fn deletion_grace(&self, requested: Option<i64>) -> Option<i64> {
         // pkg/registry/core/pod/strategy.go CheckGracefulDelete.
         let spec = self.spec.as_ref();
-        let mut grace = requested.unwrap_or_else(|| spec.and_then(|s| s.termination_grace_period_seconds).unwrap_or(30));
+        let mut grace =
+            requested.unwrap_or_else(|| spec.and_then(|s| s.termination_grace_period_seconds).unwrap_or(30));
         let unscheduled = spec.and_then(|s| s.node_name.as_deref()).is_none_or(str::is_empty);
         let phase = self.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("");
         if unscheduled || phase == "Succeeded" || phase == "Failed" {

@@ -203,7 +203,14 @@ impl State {
     /// A fresh, deterministic (for a given seed) UID.
     pub fn next_uid(&mut self) -> String {
         self.uid_seq += 1;
-        format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", self.uid_prefix, (self.uid_seq >> 48) & 0xffff, (self.uid_seq >> 36) & 0xfff, (self.uid_seq >> 24) & 0xfff, self.uid_seq & 0xffff_ffff_ffff)
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            self.uid_prefix,
+            (self.uid_seq >> 48) & 0xffff,
+            (self.uid_seq >> 36) & 0xfff,
+            (self.uid_seq >> 24) & 0xfff,
+            self.uid_seq & 0xffff_ffff_ffff
+        )
     }
 
     /// A random lowercase suffix as the apiserver's generateName uses (5 characters).

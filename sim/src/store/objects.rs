@@ -110,7 +110,12 @@ impl State {
                 K::GROUP,
                 K::KIND,
                 &name,
-                &[("metadata.name", format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"))],
+                &[(
+                    "metadata.name",
+                    format!(
+                        "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                    ),
+                )],
             ));
         }
         let (ns_key, _) = key_of(&obj);
@@ -152,7 +157,10 @@ impl State {
                 K::GROUP,
                 K::URL_PATH_SEGMENT,
                 &name,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", om.uid.clone().unwrap_or_default()),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    om.uid.clone().unwrap_or_default()
+                ),
             ));
         }
         if part == Part::Status {
@@ -181,7 +189,9 @@ impl State {
         if om.deletion_timestamp.is_some() && finalizers_done && old.deletion_grace(None).is_none() {
             // The last finalizer was removed from an object being deleted: it goes now.
             self.put(obj, EventType::Modified);
-            return self.remove::<K>(&ns, &name).ok_or_else(|| ApiError::not_found(K::GROUP, K::URL_PATH_SEGMENT, &name));
+            return self
+                .remove::<K>(&ns, &name)
+                .ok_or_else(|| ApiError::not_found(K::GROUP, K::URL_PATH_SEGMENT, &name));
         }
         Ok(self.put(obj, EventType::Modified))
     }
@@ -200,7 +210,10 @@ impl State {
                 K::GROUP,
                 K::URL_PATH_SEGMENT,
                 name,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", om.uid.clone().unwrap_or_default()),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    om.uid.clone().unwrap_or_default()
+                ),
             ));
         }
         if let Some(rv) = &opts.precondition_rv
@@ -251,7 +264,10 @@ impl State {
                 next.metadata_mut().deletion_grace_period_seconds = Some(0);
                 Ok(Deleted::Terminating(self.put(next, EventType::Modified)))
             }
-            _ => self.remove::<K>(ns, name).map(Deleted::Gone).ok_or_else(|| ApiError::not_found(K::GROUP, K::URL_PATH_SEGMENT, name)),
+            _ => self
+                .remove::<K>(ns, name)
+                .map(Deleted::Gone)
+                .ok_or_else(|| ApiError::not_found(K::GROUP, K::URL_PATH_SEGMENT, name)),
         }
     }
 

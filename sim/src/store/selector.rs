@@ -65,7 +65,9 @@ impl Selector {
     pub fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
         match self {
             Selector::Nothing => false,
-            Selector::All(reqs) => reqs.iter().all(|r| r.matches(labels.and_then(|l| l.get(&r.key)).map(String::as_str))),
+            Selector::All(reqs) => {
+                reqs.iter().all(|r| r.matches(labels.and_then(|l| l.get(&r.key)).map(String::as_str)))
+            }
         }
     }
 
@@ -91,8 +93,18 @@ impl Selector {
                 "NotIn" if !values.is_empty() => Op::NotIn(values),
                 "Exists" if values.is_empty() => Op::Exists,
                 "DoesNotExist" if values.is_empty() => Op::DoesNotExist,
-                "In" | "NotIn" => return Err(format!("{}: values: Required value: must be specified when `operator` is 'In' or 'NotIn'", e.key)),
-                "Exists" | "DoesNotExist" => return Err(format!("{}: values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'", e.key)),
+                "In" | "NotIn" => {
+                    return Err(format!(
+                        "{}: values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+                        e.key
+                    ));
+                }
+                "Exists" | "DoesNotExist" => {
+                    return Err(format!(
+                        "{}: values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                        e.key
+                    ));
+                }
                 other => return Err(format!("{}: operator: Unsupported value: \"{other}\"", e.key)),
             };
             reqs.push(Requirement { key: e.key.clone(), op });

@@ -37,7 +37,9 @@ impl tower::Service<Request<kube::client::Body>> for InProcess {
             let bytes = match body.collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(e) => {
-                    return Ok(crate::api::error_response(&crate::error::ApiError::bad_request(format!("reading request body: {e}"))));
+                    return Ok(crate::api::error_response(&crate::error::ApiError::bad_request(format!(
+                        "reading request body: {e}"
+                    ))));
                 }
             };
             Ok(server.handle(Request::from_parts(parts, bytes)).await)

@@ -31,7 +31,11 @@ pub fn serve(server: ApiServer, listener: TcpListener) -> JoinHandle<()> {
                         let (parts, body) = req.into_parts();
                         let bytes = match body.collect().await {
                             Ok(c) => c.to_bytes(),
-                            Err(e) => return Ok::<_, std::convert::Infallible>(crate::api::error_response(&crate::error::ApiError::bad_request(format!("reading request body: {e}")))),
+                            Err(e) => {
+                                return Ok::<_, std::convert::Infallible>(crate::api::error_response(
+                                    &crate::error::ApiError::bad_request(format!("reading request body: {e}")),
+                                ));
+                            }
                         };
                         Ok(server.handle(Request::from_parts(parts, bytes)).await)
                     }

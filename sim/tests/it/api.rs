@@ -8,7 +8,8 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchE
 use crate::support::{namespace, sim};
 
 fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}})).unwrap()
+    serde_json::from_value(serde_json::json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}))
+        .unwrap()
 }
 
 #[tokio::test(start_paused = true)]
@@ -42,11 +43,18 @@ async fn crud_conflict_and_status_bodies() {
     let kube::Error::Api(s) = err else { panic!() };
     assert_eq!((s.code, s.message.as_str()), (404, "configmaps \"nope\" not found"));
     let missing: Api<ConfigMap> = Api::namespaced(client.clone(), "ghost");
-    let kube::Error::Api(s) = missing.create(&PostParams::default(), &cm("x", serde_json::json!({}))).await.unwrap_err() else { panic!() };
+    let kube::Error::Api(s) =
+        missing.create(&PostParams::default(), &cm("x", serde_json::json!({}))).await.unwrap_err()
+    else {
+        panic!()
+    };
     assert_eq!((s.code, s.message.as_str()), (404, "namespaces \"ghost\" not found"));
 
     // Delete with a wrong UID precondition: 409; then delete for real.
-    let dp = DeleteParams { preconditions: Some(kube::api::Preconditions { uid: Some("other".into()), resource_version: None }), ..Default::default() };
+    let dp = DeleteParams {
+        preconditions: Some(kube::api::Preconditions { uid: Some("other".into()), resource_version: None }),
+        ..Default::default()
+    };
     let kube::Error::Api(s) = api.delete("a", &dp).await.unwrap_err() else { panic!() };
     assert_eq!(s.code, 409);
     api.delete("a", &DeleteParams::default()).await.unwrap();
@@ -61,13 +69,17 @@ async fn selectors_and_pagination() {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "shop");
     for i in 0..25 {
         let tier = if i % 2 == 0 { "web" } else { "db" };
-        api.create(&PostParams::default(), &cm(&format!("cm-{i:02}"), serde_json::json!({"tier": tier}))).await.unwrap();
+        api.create(&PostParams::default(), &cm(&format!("cm-{i:02}"), serde_json::json!({"tier": tier})))
+            .await
+            .unwrap();
     }
     let web = api.list(&ListParams::default().labels("tier=web")).await.unwrap();
     assert_eq!(web.items.len(), 13);
     let by_name = api.list(&ListParams::default().fields("metadata.name=cm-03")).await.unwrap();
     assert_eq!(by_name.items.len(), 1);
-    let kube::Error::Api(s) = api.list(&ListParams::default().fields("spec.nodeName=x")).await.unwrap_err() else { panic!() };
+    let kube::Error::Api(s) = api.list(&ListParams::default().fields("spec.nodeName=x")).await.unwrap_err() else {
+        panic!()
+    };
     assert_eq!((s.code, s.message.as_str()), (400, "field label not supported: spec.nodeName"));
 
     // Pages of 10: 10, 10, 5, with continue tokens, no duplicates.
@@ -102,7 +114,9 @@ async fn watch_from_resource_version_and_selector_transitions() {
     api.create(&PostParams::default(), &cm("b", serde_json::json!({"tier": "web"}))).await.unwrap();
     api.create(&PostParams::default(), &cm("c", serde_json::json!({"tier": "db"}))).await.unwrap();
     // Relabel b out of the selector: the watcher sees it DELETED.
-    api.patch("b", &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"labels": {"tier": "db"}}}))).await.unwrap();
+    api.patch("b", &PatchParams::default(), &Patch::Merge(serde_json::json!({"metadata": {"labels": {"tier": "db"}}})))
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     while seen.len() < 2 {
         match stream.try_next().await.unwrap().unwrap() {
@@ -122,11 +136,17 @@ async fn strategic_merge_cordon_and_discovery() {
     let nodes: Api<Node> = Api::all(client.clone());
     let n: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap();
     nodes.create(&PostParams::default(), &n).await.unwrap();
-    let patched = nodes.patch("n1", &PatchParams::default(), &Patch::Strategic(serde_json::json!({"spec": {"unschedulable": true}}))).await.unwrap();
+    let patched = nodes
+        .patch("n1", &PatchParams::default(), &Patch::Strategic(serde_json::json!({"spec": {"unschedulable": true}})))
+        .await
+        .unwrap();
     assert_eq!(patched.spec.unwrap().unschedulable, Some(true));
     let v = client.apiserver_version().await.unwrap();
     assert_eq!((v.major.as_str(), v.minor.as_str()), ("1", "31"));
     let res = client.list_core_api_resources("v1").await.unwrap();
     let ev = res.resources.iter().find(|r| r.name == "pods/eviction").expect("pods/eviction advertised");
-    assert_eq!((ev.group.as_deref(), ev.version.as_deref(), ev.kind.as_str()), (Some("policy"), Some("v1"), "Eviction"));
+    assert_eq!(
+        (ev.group.as_deref(), ev.version.as_deref(), ev.kind.as_str()),
+        (Some("policy"), Some("v1"), "Eviction")
+    );
 }

@@ -12,6 +12,7 @@ pub fn sim() -> Simulator {
 
 pub async fn namespace(client: &kube::Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace json");
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("namespace json");
     api.create(&PostParams::default(), &ns).await.expect("create namespace");
 }
