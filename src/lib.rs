@@ -1,1 +1,6 @@
+//! poolshift: blue/green Kubernetes node pool upgrades that never break a PodDisruptionBudget.
+//!
+//! Architecture: snapshot -> plan (pure data, [`plan`]) -> execute step by step -> checkpoint.
 
+pub mod model;
+pub mod plan;
