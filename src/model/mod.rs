@@ -1,5 +1,6 @@
 //! Plain data shared by the planner, the engine and the reports: no I/O here.
 
+pub mod checkpoint;
 pub mod plan;
 pub mod policy;
 pub mod quantity;
