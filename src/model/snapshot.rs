@@ -107,6 +107,9 @@ pub struct PodInfo {
     pub tolerates_all: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class: Option<String>,
+    /// The scheduler's message when the pod is Pending because no node fits (PodScheduled=False, Unschedulable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unschedulable: Option<String>,
 }
 
 impl PodInfo {
@@ -275,6 +278,11 @@ impl From<&Pod> for PodInfo {
                 ts.iter().any(|t| t.key.as_deref().unwrap_or("").is_empty() && t.operator.as_deref() == Some("Exists"))
             }),
             priority_class: spec.and_then(|s| s.priority_class_name.clone()),
+            unschedulable: status
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
+                .filter(|c| c.reason.as_deref() == Some("Unschedulable"))
+                .map(|c| c.message.clone().unwrap_or_else(|| "no node fits".into())),
         }
     }
 }

@@ -44,6 +44,7 @@ fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str)
         safe_to_evict: None,
         tolerates_all: false,
         priority_class: None,
+        unschedulable: None,
     }
 }
 

@@ -44,6 +44,8 @@ pub enum EvictOutcome {
     Refused { code: u16, message: String },
     /// 403 NamespaceTerminating: the namespace controller deletes the pod; wait for it.
     NamespaceTerminating,
+    /// A transient server error (5xx other than the multiple-PDB 500): retried with backoff.
+    Transient { message: String, retry_after: Option<Duration> },
 }
 
 #[async_trait]
