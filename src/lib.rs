@@ -2,6 +2,7 @@
 //!
 //! Architecture: snapshot -> plan (pure data, [`plan`]) -> execute step by step -> checkpoint.
 
+pub mod engine;
 pub mod model;
 pub mod plan;
 pub mod ports;

@@ -147,6 +147,9 @@ pub struct PdbInfo {
     /// The SyncFailed condition's message, when the disruption controller could not compute the budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_failed: Option<String>,
+    /// The object's resourceVersion: tells the engine whether a cached status already reflects its evictions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
 }
 
 impl PdbInfo {
@@ -309,6 +312,7 @@ impl From<&PodDisruptionBudget> for PdbInfo {
             generation: p.metadata.generation.unwrap_or(0),
             observed_generation: st.and_then(|s| s.observed_generation).unwrap_or(0),
             sync_failed,
+            resource_version: p.metadata.resource_version.clone().unwrap_or_default(),
         }
     }
 }

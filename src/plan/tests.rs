@@ -73,6 +73,7 @@ fn pdb(
         generation: 1,
         observed_generation: 1,
         sync_failed: None,
+        resource_version: String::new(),
     }
 }
 
@@ -155,7 +156,7 @@ fn plan_with(snap: &Snapshot, policy: &Policy, target: &str) -> Result<UpgradePl
         matcher: &matcher,
         offered: &offered,
         target: &tp,
-        policy: policy,
+        policy,
         green_name: &name,
     })
 }
@@ -196,9 +197,10 @@ fn overlapping_pdbs_block_and_allow_flags_unblock() {
     assert!(
         matches!(disposition(&plan, "web-1"), Disposition::Blocked(BlockReason::MultiplePdbs { pdbs }) if pdbs == &["shop/web", "shop/web-dup"])
     );
-    let mut policy = Policy::default();
-    policy.allow.bare_pods = true;
-    policy.allow.empty_dir = true;
+    let policy = Policy {
+        allow: crate::model::policy::Allow { bare_pods: true, empty_dir: true, ..Default::default() },
+        ..Default::default()
+    };
     let plan = plan_with(&snapshot(), &policy, "1.31.4").unwrap();
     assert_eq!(disposition(&plan, "bare"), &Disposition::Evict);
     assert_eq!(disposition(&plan, "cache"), &Disposition::Evict);
@@ -206,8 +208,7 @@ fn overlapping_pdbs_block_and_allow_flags_unblock() {
 
 #[test]
 fn batches_interleave_zones_and_are_deterministic() {
-    let mut policy = Policy::default();
-    policy.batch = BatchSize::Percent(50);
+    let policy = Policy { batch: BatchSize::Percent(50), ..Default::default() };
     let a = plan_with(&snapshot(), &policy, "1.31.4").unwrap();
     assert_eq!(a.blue_nodes, ["b1", "b2", "b3", "b4"]);
     assert_eq!(a.batches.len(), 2);
