@@ -44,7 +44,12 @@ impl Checkpoint {
         let batches = plan
             .batches
             .iter()
-            .map(|b| BatchProgress { index: b.index, nodes: b.nodes.clone(), state: BatchState::Pending, ..Default::default() })
+            .map(|b| BatchProgress {
+                index: b.index,
+                nodes: b.nodes.clone(),
+                state: BatchState::Pending,
+                ..Default::default()
+            })
             .collect();
         Self {
             schema: CHECKPOINT_SCHEMA,

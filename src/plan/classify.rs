@@ -44,7 +44,7 @@ pub fn classify(pod: &PodInfo, pdbs: &[&PdbInfo], allow: &Allow) -> Disposition 
             }
             // An unready pod under AlwaysAllow is evictable whatever the budget (semantics §2.4).
             let always = pdb.unhealthy_pod_eviction_policy.as_deref() == Some("AlwaysAllow");
-            if !(always && !pod.ready)
+            if (!always || pod.ready)
                 && let Some(why) = pdb.structurally_blocked()
             {
                 return Disposition::Blocked(BlockReason::ZeroBudget { pdb: pdb.key(), why });

@@ -154,7 +154,7 @@ fn plan_with(snap: &Snapshot, policy: &Policy, target: &str) -> Result<UpgradePl
         matcher: &matcher,
         offered: &offered,
         target: &tp,
-        policy: policy,
+        policy,
         green_name: &name,
     })
 }
@@ -205,8 +205,7 @@ fn overlapping_pdbs_block_and_allow_flags_unblock() {
 
 #[test]
 fn batches_interleave_zones_and_are_deterministic() {
-    let mut policy = Policy::default();
-    policy.batch = BatchSize::Percent(50);
+    let policy = Policy { batch: BatchSize::Percent(50), ..Default::default() };
     let a = plan_with(&snapshot(), &policy, "1.31.4").unwrap();
     assert_eq!(a.blue_nodes, ["b1", "b2", "b3", "b4"]);
     assert_eq!(a.batches.len(), 2);

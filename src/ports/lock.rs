@@ -6,7 +6,9 @@ use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("pool {pool} is locked by {holder} (lease renewed {age:?} ago, expires after {ttl:?} without renewal); run `poolshift status` to see that run")]
+    #[error(
+        "pool {pool} is locked by {holder} (lease renewed {age:?} ago, expires after {ttl:?} without renewal); run `poolshift status` to see that run"
+    )]
     Held { pool: String, holder: String, age: Duration, ttl: Duration },
     #[error("lost the lease on pool {pool}: {message}")]
     Lost { pool: String, message: String },
