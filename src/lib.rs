@@ -2,6 +2,9 @@
 //!
 //! Architecture: snapshot -> plan (pure data, [`plan`]) -> execute step by step -> checkpoint.
 
+pub mod kube;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod state;
+pub mod time;
