@@ -3,6 +3,9 @@
 //! Architecture: snapshot -> plan (pure data, [`plan`]) -> execute step by step -> checkpoint.
 
 pub mod engine;
+pub mod kube;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod state;
+pub mod time;

@@ -12,4 +12,4 @@ pub use checkpoint::{CheckpointStore, StoreError, Stored};
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 pub use lock::{Lock, LockError};
-pub use report::{Event, Reporter};
+pub use report::{Event, RecordingReporter, Reporter};
