@@ -7,5 +7,6 @@ pub mod kube;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod session;
 pub mod state;
 pub mod time;
