@@ -5,6 +5,7 @@ mod completions;
 mod demo;
 pub mod error;
 mod man;
+mod progress;
 mod scenario;
 mod sim_serve;
 
