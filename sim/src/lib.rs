@@ -21,6 +21,7 @@ pub mod cloud;
 pub mod controllers;
 pub mod error;
 pub mod faults;
+pub mod policy;
 pub mod recorder;
 pub mod scenario;
 pub mod sim;
@@ -31,5 +32,5 @@ pub use sim::{SimOptions, Simulator};
 
 /// The standard components, in the order they run within a pass.
 pub fn components() -> Vec<Box<dyn controllers::Reconciler>> {
-    Vec::new()
+    vec![Box::new(controllers::disruption::Disruption::new())]
 }

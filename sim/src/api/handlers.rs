@@ -295,9 +295,12 @@ pub fn delete_opts(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
 fn delete<K: Kind>(ctx: &Ctx<'_>, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
     let opts = delete_opts(ctx.body, ctx.query)?;
     let mut st = ctx.server.store.lock();
+    let before = st.get::<K>(ns, name);
     let res = st.delete::<K>(ns, name, &opts)?;
-    if !opts.dry_run && K::KIND == "Pod" {
-        st.recorder.client_deleted_pod(name, ns);
+    if !opts.dry_run
+        && let Some(pod) = before.as_deref().and_then(|o| (o as &dyn std::any::Any).downcast_ref::<Pod>())
+    {
+        crate::recorder::client_deleted_pod(&mut st, pod);
     }
     Ok(match res {
         Deleted::Gone(o) => json_response(StatusCode::OK, o.as_ref()),

@@ -6,8 +6,11 @@
 //! as ReplicaSet -> pod -> scheduler -> binding settles within one simulated instant, as it does in a real
 //! cluster within milliseconds.
 
+pub mod disruption;
+
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -30,6 +33,9 @@ pub struct Timing {
     pub pods: HashMap<String, PodTimes>,
     /// While set (scenario loading), the kubelet starts bound pods at once: Running and Ready, no delays.
     pub instant_start: bool,
+    /// How long the disruption controller takes to observe a created or edited PodDisruptionBudget
+    /// (default 0; tests use it to see `observedGeneration` behind `generation`).
+    pub pdb_sync_delay: Duration,
 }
 
 #[derive(Debug, Default, Clone)]
