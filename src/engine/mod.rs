@@ -139,7 +139,7 @@ impl Engine {
     pub async fn start(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
         self.lock.acquire(&self.holder).await?;
         let result = self.start_locked(plan).await;
-        self.release().await;
+        self.release_unless_halted(&result).await;
         result
     }
 
@@ -170,7 +170,7 @@ impl Engine {
     pub async fn resume(&self) -> Result<Outcome, EngineError> {
         self.lock.acquire(&self.holder).await?;
         let result = self.resume_locked().await;
-        self.release().await;
+        self.release_unless_halted(&result).await;
         result
     }
 
@@ -198,7 +198,7 @@ impl Engine {
         match self.lock.acquire(&self.holder).await {
             Ok(()) => {
                 let result = self.rollback_locked().await;
-                self.release().await;
+                self.release_unless_halted(&result).await;
                 result
             }
             Err(LockError::Held { .. }) => {
@@ -290,6 +290,13 @@ impl Engine {
             pool: String::new(),
             location: self.store.location(),
         })
+    }
+
+    /// A halted engine simulates a killed process: it leaves its lease to expire.
+    async fn release_unless_halted(&self, result: &Result<Outcome, EngineError>) {
+        if !matches!(result, Err(EngineError::Halted(_))) {
+            self.release().await;
+        }
     }
 
     async fn release(&self) {

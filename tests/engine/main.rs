@@ -2,3 +2,4 @@
 //! keep link time down.
 
 mod adapters;
+mod upgrade;
