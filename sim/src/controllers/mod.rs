@@ -13,6 +13,19 @@ use jiff::Timestamp;
 
 use crate::store::{State, Store};
 
+pub mod changes;
+pub mod daemonset;
+pub mod deployment;
+pub mod gc;
+pub mod kubelet;
+pub mod nodelifecycle;
+pub mod nodematch;
+pub mod pods;
+pub mod quantity;
+pub mod replicaset;
+pub mod scheduler;
+pub mod statefulset;
+
 /// Passes per wake-up before the manager yields even if components keep writing (a guard against
 /// two components fighting over one object).
 const MAX_ROUNDS: usize = 64;

@@ -1,4 +1,5 @@
 //! kubesim integration tests, one binary (modules per area) to keep link time down.
 
 mod api;
+mod controllers;
 mod support;
