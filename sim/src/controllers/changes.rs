@@ -68,10 +68,13 @@ impl Gate {
         self.timer.is_some_and(|t| due(st.now, t))
     }
 
-    /// Stores the timer the pass asked for and returns it.
-    pub fn close(&mut self, timer: Option<Timestamp>) -> Option<Timestamp> {
+    /// Stores the timer the pass asked for and returns what to tell the manager: that timer, or "now" when
+    /// the pass wrote, so that a chain of reactions cut short by the manager's round limit resumes at once
+    /// (after a fixpoint the last round writes nothing, so this never spins).
+    pub fn close(&mut self, st: &State, timer: Option<Timestamp>) -> Option<Timestamp> {
         self.timer = timer;
-        timer
+        let wrote = st.resource_version() > self.seen;
+        earliest(timer, wrote.then_some(st.now))
     }
 }
 

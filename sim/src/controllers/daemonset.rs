@@ -70,7 +70,7 @@ impl Reconciler for DaemonSetController {
         };
         self.pods.update(st, &pods);
         if targets.is_empty() {
-            return self.gate.close(if full { None } else { self.gate.timer() });
+            return self.gate.close(st, if full { None } else { self.gate.timer() });
         }
         let nodes: Vec<Arc<Node>> = st.nodes.iter().cloned().collect();
         let mut timer = if full { None } else { self.gate.timer() };
@@ -81,7 +81,7 @@ impl Reconciler for DaemonSetController {
             let pods = self.pods.pods(st, uid(&ds.metadata));
             timer = earliest(timer, sync(st, &ds, &pods, &nodes));
         }
-        self.gate.close(timer)
+        self.gate.close(st, timer)
     }
 }
 

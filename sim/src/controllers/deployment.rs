@@ -66,7 +66,7 @@ impl Reconciler for DeploymentController {
             let rss = owned.remove(uid(&d.metadata)).unwrap_or_default();
             sync(st, &d, rss);
         }
-        None
+        self.gate.close(st, None)
     }
 }
 

@@ -74,7 +74,7 @@ impl Reconciler for GarbageCollector {
             .collect();
         orphaned_pods(st, &owners.nodes, &pod_candidates);
         collect(st, &owners, pod_candidates);
-        None
+        self.gate.close(st, None)
     }
 }
 

@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::Reconciler;
-use super::changes::{Changes, Gate, changed_since, due};
+use super::changes::{Changes, Gate, changed_since, due, earliest};
 use super::pods::{annotation, fnv64, is_finished, is_ready, node_name, node_ready, phase, uid};
 use super::quantity::parse_duration;
 use crate::api::handlers::set_pod_condition;
@@ -152,8 +152,8 @@ impl Reconciler for Kubelet {
                 .collect();
             st.timing.pods.retain(|u, _| live.contains(u.as_str()));
         }
-        self.gate.close(None);
-        self.timers.first().map(|t| t.0)
+        let wrote = self.gate.close(st, None);
+        earliest(wrote, self.timers.first().map(|t| t.0))
     }
 }
 

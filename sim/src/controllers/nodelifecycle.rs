@@ -55,7 +55,7 @@ impl Reconciler for NodeLifecycle {
                 .collect();
         }
         if self.down.is_empty() {
-            return None;
+            return self.gate.close(st, None);
         }
         let candidates: Vec<Arc<Pod>> = if nodes_changed || pods.is_unknown() {
             st.pods.iter().cloned().collect()
@@ -67,7 +67,7 @@ impl Reconciler for NodeLifecycle {
                 .collect()
         };
         mark_pods_not_ready(st, &self.down, candidates);
-        None
+        self.gate.close(st, None)
     }
 }
 

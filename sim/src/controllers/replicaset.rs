@@ -70,7 +70,7 @@ impl Reconciler for ReplicaSetController {
                 timer = earliest(timer, update_status(st, &rs, &pods));
             }
         }
-        self.gate.close(timer)
+        self.gate.close(st, timer)
     }
 }
 

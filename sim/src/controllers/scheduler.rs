@@ -189,7 +189,7 @@ impl Reconciler for Scheduler {
             self.schedule_one(st, &mut cache, &mut spread, &pod);
         }
         self.nodes = Some(cache);
-        None
+        self.gate.close(st, None)
     }
 }
 

@@ -79,7 +79,7 @@ impl Reconciler for StatefulSetController {
                 timer = earliest(timer, update_status(st, &sts, &pods));
             }
         }
-        self.gate.close(timer)
+        self.gate.close(st, timer)
     }
 }
 
@@ -229,10 +229,10 @@ fn update_status(st: &mut State, sts: &StatefulSet, pods: &[Arc<Pod>]) -> Option
             }
             timer = earliest(timer, at);
         }
-        if pod_revision(p) == Some(current_rev.as_str()) {
+        if !is_terminating(p) && pod_revision(p) == Some(current_rev.as_str()) {
             current += 1;
         }
-        if pod_revision(p) == Some(rev.as_str()) {
+        if !is_terminating(p) && pod_revision(p) == Some(rev.as_str()) {
             updated += 1;
         }
     }

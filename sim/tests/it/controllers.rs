@@ -405,6 +405,36 @@ async fn statefulset_creates_in_order_and_recreates_the_same_name_only_after_the
 }
 
 #[tokio::test(start_paused = true)]
+async fn instant_start_settles_a_long_ordered_chain_without_time_passing() {
+    let sim = sim();
+    let client = sim.client();
+    namespace(&client, "db").await;
+    for (n, z) in [("n1", "a"), ("n2", "b"), ("n3", "c")] {
+        add_node(&client, node_json(n, z, "64", json!({}))).await;
+    }
+    sim.store().lock().timing.instant_start = true;
+    let t0 = Instant::now();
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "db");
+    deploys.create(&PostParams::default(), &deployment("web", 5, app_spec(), json!({}))).await.unwrap();
+    settle().await;
+    // 150 ordinals, one per round: more rounds than the manager runs per wake-up (and no later API write).
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), "db");
+    sts.create(&PostParams::default(), &statefulset("big", 150, "OrderedReady", json!({}))).await.unwrap();
+    let ps = eventually("150 pods", || async {
+        let ps = pods(&client, "db", "app=big").await;
+        (ps.len() == 150).then_some(ps)
+    })
+    .await;
+    // Each member is Running and Ready the moment it is bound: no start or ready delay elapsed.
+    assert!(Instant::now() - t0 < Duration::from_secs(1), "took {:?}", Instant::now() - t0);
+    assert!(ps.iter().all(|p| phase(p) == "Running" && ready(p)));
+    let s = sts.get("big").await.unwrap().status.unwrap();
+    assert_eq!((s.replicas, s.ready_replicas, s.current_replicas), (150, Some(150), Some(150)));
+    assert!(pods(&client, "db", "app=web").await.iter().all(ready));
+    sim.store().lock().timing.instant_start = false;
+}
+
+#[tokio::test(start_paused = true)]
 async fn parallel_statefulset_creates_all_at_once_and_scales_down_from_the_top() {
     let sim = sim();
     let client = sim.client();
