@@ -28,9 +28,25 @@ struct Counts {
     counts: Vec<i64>,
     /// Whether the domain has at least one eligible node.
     present: Vec<bool>,
+    /// How many of the pass's bindings are counted in.
+    caught_up: usize,
 }
 
 impl Counts {
+    /// Counts the pods bound since this entry was last used.
+    fn catch_up(&mut self, binds: &[(usize, std::sync::Arc<Pod>)]) {
+        for (node, pod) in &binds[self.caught_up..] {
+            if namespace(&pod.metadata) == self.ns
+                && self.eligible[*node]
+                && let Some(d) = self.domain_of[*node]
+                && self.selector.matches(pod.metadata.labels.as_ref())
+            {
+                self.counts[d] += 1;
+            }
+        }
+        self.caught_up = binds.len();
+    }
+
     fn min(&self, min_domains: i32) -> i64 {
         let present = self.present.iter().filter(|p| **p).count();
         if present < min_domains.max(1) as usize {
@@ -59,6 +75,8 @@ pub struct SpreadIndex {
     ids: HashMap<String, usize>,
     /// Bound, non-terminating pods by namespace (node index, pod), built on first use in a pass.
     by_ns: Option<HashMap<String, Placed>>,
+    /// Pods bound during this pass, in order; an entry counts them when it is next used.
+    binds: Placed,
 }
 
 fn hard_constraints(spec: &PodSpec) -> impl Iterator<Item = &TopologySpreadConstraint> {
@@ -107,7 +125,10 @@ impl SpreadIndex {
             let id =
                 format!("{ns}\u{0}{}\u{0}{keys:?}\u{0}{selector:?}\u{0}{affinity_sig}\u{0}{taint_sig}", c.topology_key);
             let idx = match self.ids.get(&id) {
-                Some(i) => *i,
+                Some(i) => {
+                    self.counts[*i].catch_up(&self.binds);
+                    *i
+                }
                 None => {
                     let counts = self.build(
                         st,
@@ -182,7 +203,7 @@ impl SpreadIndex {
                 counts[d] += 1;
             }
         }
-        Counts { ns: ns.to_string(), selector, domain_of, eligible, counts, present }
+        Counts { ns: ns.to_string(), selector, domain_of, eligible, counts, present, caught_up: self.binds.len() }
     }
 
     /// PodTopologySpread Filter for node `node`: `None` when it passes, else the failure reason and whether
@@ -201,20 +222,11 @@ impl SpreadIndex {
         None
     }
 
-    /// A pod was bound to `node` in this pass: count it where it matches.
+    /// A pod was bound to `node` in this pass: entries count it when next used.
     pub fn bound(&mut self, pod: &std::sync::Arc<Pod>, node: usize) {
-        let ns = namespace(&pod.metadata);
-        for c in &mut self.counts {
-            if c.ns == ns
-                && c.eligible[node]
-                && let Some(d) = c.domain_of[node]
-                && c.selector.matches(pod.metadata.labels.as_ref())
-            {
-                c.counts[d] += 1;
-            }
-        }
+        self.binds.push((node, pod.clone()));
         if let Some(by_ns) = self.by_ns.as_mut() {
-            by_ns.entry(ns.to_string()).or_default().push((node, pod.clone()));
+            by_ns.entry(namespace(&pod.metadata).to_string()).or_default().push((node, pod.clone()));
         }
     }
 }
