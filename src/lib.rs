@@ -1,1 +1,23 @@
+//! poolshift: blue/green upgrades of Kubernetes worker node pools that never break a PodDisruptionBudget.
+//!
+//! Architecture: snapshot -> plan (pure data) -> execute step by step -> checkpoint.
+//! - `model`: plain data (snapshot, policy, plan, checkpoint, versions); `plan`: the pure planner;
+//! - `engine`: executes a plan through the `ports` traits; `kube`, `state`, `time`: their implementations;
+//! - `session`: wires them for one pool; `cli`: the command line (one file per command), `exit` the
+//!   documented exit codes, `logging` the tracing setup, `cluster_view`/`text_table` terminal output.
 
+pub mod cli;
+pub mod cluster_view;
+pub mod engine;
+pub mod exit;
+pub mod kube;
+pub mod logging;
+pub mod model;
+pub mod plan;
+pub mod ports;
+pub mod session;
+pub mod state;
+pub mod text_table;
+pub mod time;
+
+pub use exit::Exit;

@@ -21,6 +21,7 @@ pub mod cloud;
 pub mod controllers;
 pub mod error;
 pub mod faults;
+pub mod policy;
 pub mod recorder;
 pub mod scenario;
 pub mod sim;
@@ -41,5 +42,6 @@ pub fn components() -> Vec<Box<dyn controllers::Reconciler>> {
         Box::new(gc::GarbageCollector::new()),
         Box::new(scheduler::Scheduler::new()),
         Box::new(kubelet::Kubelet::new()),
+        Box::new(disruption::Disruption::new()),
     ]
 }

@@ -57,9 +57,7 @@ async fn dispatch_kind<K: Kind>(ctx: &Ctx<'_>, method: &Method, rp: &ResourcePat
         (Some(name), Some("eviction"), &Method::POST) if K::KIND == "Pod" => super::eviction::handle(ctx, ns, name),
         (Some(name), Some("binding"), &Method::POST) if K::KIND == "Pod" => bind(ctx, ns, name),
         (_, Some(_), _) => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
-        _ => Err(ApiError::method_not_allowed(
-            "the server does not allow this method on the requested resource".to_string(),
-        )),
+        _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
 }
 
@@ -297,9 +295,12 @@ pub fn delete_opts(body: &[u8], q: &Query) -> Result<DeleteOpts, ApiError> {
 fn delete<K: Kind>(ctx: &Ctx<'_>, ns: &str, name: &str) -> Result<Response<Body>, ApiError> {
     let opts = delete_opts(ctx.body, ctx.query)?;
     let mut st = ctx.server.store.lock();
+    let before = st.get::<K>(ns, name);
     let res = st.delete::<K>(ns, name, &opts)?;
-    if !opts.dry_run && K::KIND == "Pod" {
-        st.recorder.client_deleted_pod(name, ns);
+    if !opts.dry_run
+        && let Some(pod) = before.as_deref().and_then(|o| (o as &dyn std::any::Any).downcast_ref::<Pod>())
+    {
+        crate::recorder::client_deleted_pod(&mut st, pod);
     }
     Ok(match res {
         Deleted::Gone(o) => json_response(StatusCode::OK, o.as_ref()),

@@ -1,4 +1,12 @@
 //! Server-side printing (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`), which `kubectl get` asks for.
+//!
+//! Each kind has the columns upstream's printers give it (priority 0 is shown by default, priority 1 only with
+//! `kubectl get -o wide`). kubectl adds the NAMESPACE column itself for `-A`, reading it from each row's object,
+//! so every row carries the object's metadata.
+
+mod cells;
+mod core;
+mod workloads;
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -7,19 +15,79 @@ pub fn wants_table(accept: &str) -> bool {
     accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
 }
 
-/// A `meta.k8s.io/v1` Table of `items` (JSON objects of kind `kind`).
+/// What each row carries besides its cells (the `includeObject` query parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IncludeObject {
+    None,
+    /// `PartialObjectMetadata`, the server's default.
+    #[default]
+    Metadata,
+    Object,
+}
+
+impl IncludeObject {
+    /// Parses the query parameter; unknown values fall back to the default, as the server does for empty.
+    pub fn parse(value: Option<&str>) -> Self {
+        match value {
+            Some("None") => Self::None,
+            Some("Object") => Self::Object,
+            _ => Self::Metadata,
+        }
+    }
+}
+
+/// One column definition of a Table.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    /// `string`, `integer`, `date` ...
+    pub ty: &'static str,
+    pub priority: u8,
+    pub description: &'static str,
+}
+
+pub(crate) const fn col(name: &'static str, ty: &'static str, priority: u8, description: &'static str) -> Column {
+    Column { name, ty, priority, description }
+}
+
+const NAME: Column = col("Name", "string", 0, "Name of the object, unique within its namespace.");
+const AGE: Column = col("Age", "string", 0, "Time since the object was created.");
+
+/// A `meta.k8s.io/v1` Table of `items` (JSON objects of kind `kind`), rows carrying their metadata.
 pub fn render(kind: &str, items: &[Value], rv: u64, cont: Option<&str>, now: Timestamp) -> Value {
-    let _ = kind;
-    let columns = vec![
-        json!({"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}),
-        json!({"name": "Age", "type": "string", "description": "Age", "priority": 0}),
-    ];
+    render_with(kind, items, rv, cont, now, IncludeObject::Metadata)
+}
+
+/// [`render`] with the row object chosen by `includeObject`.
+pub fn render_with(
+    kind: &str,
+    items: &[Value],
+    rv: u64,
+    cont: Option<&str>,
+    now: Timestamp,
+    include: IncludeObject,
+) -> Value {
+    let columns: Vec<Value> = columns(kind)
+        .iter()
+        .map(|c| {
+            let mut d = json!({"name": c.name, "type": c.ty, "format": "", "description": c.description,
+                "priority": c.priority});
+            if c.name == "Name" {
+                d["format"] = json!("name");
+            }
+            d
+        })
+        .collect();
     let rows: Vec<Value> = items
         .iter()
         .map(|o| {
-            let name = o["metadata"]["name"].as_str().unwrap_or("").to_string();
-            let age = age(o, now);
-            json!({"cells": [name, age], "object": partial(o)})
+            let mut row = json!({"cells": cells(kind, o, now)});
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Metadata => row["object"] = partial(o),
+                IncludeObject::Object => row["object"] = o.clone(),
+            }
+            row
         })
         .collect();
     let mut meta = json!({"resourceVersion": rv.to_string()});
@@ -29,26 +97,48 @@ pub fn render(kind: &str, items: &[Value], rv: u64, cont: Option<&str>, now: Tim
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
 }
 
+/// The columns of `kind`, in upstream's order.
+pub fn columns(kind: &str) -> Vec<Column> {
+    match kind {
+        "Pod" => core::POD_COLUMNS.to_vec(),
+        "Node" => core::NODE_COLUMNS.to_vec(),
+        "Namespace" => core::NAMESPACE_COLUMNS.to_vec(),
+        "ConfigMap" => core::CONFIGMAP_COLUMNS.to_vec(),
+        "Event" => core::EVENT_COLUMNS.to_vec(),
+        "Lease" => core::LEASE_COLUMNS.to_vec(),
+        "Deployment" => workloads::DEPLOYMENT_COLUMNS.to_vec(),
+        "ReplicaSet" => workloads::REPLICASET_COLUMNS.to_vec(),
+        "StatefulSet" => workloads::STATEFULSET_COLUMNS.to_vec(),
+        "DaemonSet" => workloads::DAEMONSET_COLUMNS.to_vec(),
+        "PodDisruptionBudget" => workloads::PDB_COLUMNS.to_vec(),
+        _ => vec![NAME, AGE],
+    }
+}
+
+/// The cells of one object, matching [`columns`].
+pub fn cells(kind: &str, o: &Value, now: Timestamp) -> Vec<Value> {
+    match kind {
+        "Pod" => core::pod(o, now),
+        "Node" => core::node(o, now),
+        "Namespace" => core::namespace(o, now),
+        "ConfigMap" => core::configmap(o, now),
+        "Event" => core::event(o, now),
+        "Lease" => core::lease(o, now),
+        "Deployment" => workloads::deployment(o, now),
+        "ReplicaSet" => workloads::replicaset(o, now),
+        "StatefulSet" => workloads::statefulset(o, now),
+        "DaemonSet" => workloads::daemonset(o, now),
+        "PodDisruptionBudget" => workloads::pdb(o, now),
+        _ => vec![json!(cells::name(o)), json!(cells::age(o, now))],
+    }
+}
+
 /// `PartialObjectMetadata` of an object, as rows carry by default (`includeObject=Metadata`).
 fn partial(o: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"].clone()})
 }
 
-fn age(o: &Value, now: Timestamp) -> String {
-    let Some(ts) = o["metadata"]["creationTimestamp"].as_str().and_then(|s| s.parse::<Timestamp>().ok()) else {
-        return "<unknown>".into();
-    };
-    human_duration(crate::clock::since(now, ts))
-}
+pub use cells::human_duration;
 
-/// kubectl's short duration format: `45s`, `3m12s`, `5h`, `2d3h`.
-pub fn human_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..120 => format!("{s}s"),
-        120..600 => format!("{}m{}s", s / 60, s % 60),
-        600..10800 => format!("{}m", s / 60),
-        10800..172800 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
-}
+#[cfg(test)]
+mod tests;

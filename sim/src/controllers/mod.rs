@@ -6,16 +6,10 @@
 //! as ReplicaSet -> pod -> scheduler -> binding settles within one simulated instant, as it does in a real
 //! cluster within milliseconds.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use jiff::Timestamp;
-
-use crate::store::{State, Store};
-
 pub mod changes;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod gc;
 pub mod kubelet;
 pub mod nodelifecycle;
@@ -25,6 +19,14 @@ pub mod quantity;
 pub mod replicaset;
 pub mod scheduler;
 pub mod statefulset;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::store::{State, Store};
 
 /// Passes per wake-up before the manager yields even if components keep writing (a guard against
 /// two components fighting over one object).
@@ -43,6 +45,9 @@ pub struct Timing {
     pub pods: HashMap<String, PodTimes>,
     /// While set (scenario loading), the kubelet starts bound pods at once: Running and Ready, no delays.
     pub instant_start: bool,
+    /// How long the disruption controller takes to observe a created or edited PodDisruptionBudget
+    /// (default 0; tests use it to see `observedGeneration` behind `generation`).
+    pub pdb_sync_delay: Duration,
 }
 
 #[derive(Debug, Default, Clone)]

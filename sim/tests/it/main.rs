@@ -2,4 +2,7 @@
 
 mod api;
 mod controllers;
+mod pdb_fixture;
+mod recorder;
+mod semantics;
 mod support;

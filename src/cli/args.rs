@@ -1,0 +1,294 @@
+//! The command line: global options and one argument struct per command (clap derive; options that a job
+//! would set also read `POOLSHIFT_*` environment variables).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::LogFormat;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done, or nothing to do
+  1  failed
+  2  usage, configuration or scenario error
+  3  paused, or the maintenance window closed (resume continues)
+  4  blocked, waiting for an operator
+  5  plan found blockers";
+
+/// Upgrades Kubernetes node pools blue/green: a new pool at the target version, then the old pool's nodes
+/// are cordoned and drained in batches through the Eviction API, never breaking a PodDisruptionBudget.
+#[derive(Debug, Parser)]
+#[command(name = "poolshift", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log format on stderr; auto = human on a terminal, JSON otherwise.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, env = "POOLSHIFT_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Log level (error, warn, info, debug, trace) or RUST_LOG-style directives; default: RUST_LOG, else info.
+    #[arg(long, global = true, value_name = "LEVEL", env = "POOLSHIFT_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a full upgrade on an embedded simulated cluster (no cloud account or cluster needed).
+    Demo(DemoArgs),
+    /// Build the upgrade plan and print it (dry run); exits 5 when it finds blockers.
+    Plan(PlanArgs),
+    /// Upgrade a pool: guided on a terminal, unattended with --yes.
+    Upgrade(UpgradeArgs),
+    /// Show the state of upgrade runs.
+    Status(StatusArgs),
+    /// Ask the running upgrade to pause after its in-flight evictions.
+    Pause(PoolArgs),
+    /// Continue a paused upgrade from its checkpoint.
+    Resume(PoolArgs),
+    /// Undo an upgrade that has not deleted the blue pool yet.
+    Rollback(PoolArgs),
+    /// Stop an upgrade and release its lock, leaving the pools as they are.
+    Abort(PoolArgs),
+    /// Save the cluster state that plan reads, for offline planning.
+    Snapshot(SnapshotArgs),
+    /// The kubesim cluster simulator.
+    Sim(SimArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+impl Command {
+    /// The command's name as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Demo(_) => "demo",
+            Command::Plan(_) => "plan",
+            Command::Upgrade(_) => "upgrade",
+            Command::Status(_) => "status",
+            Command::Pause(_) => "pause",
+            Command::Resume(_) => "resume",
+            Command::Rollback(_) => "rollback",
+            Command::Abort(_) => "abort",
+            Command::Snapshot(_) => "snapshot",
+            Command::Sim(_) => "sim",
+            Command::Completions(_) => "completions",
+            Command::Man => "man",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario YAML file (default: the built-in demo cluster).
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Do not stop at approval gates.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+/// Where and what to upgrade, shared by plan and upgrade.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Cluster configuration file.
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The pool to upgrade (default: the only pool of the configuration).
+    #[arg(long, value_name = "NAME", env = "POOLSHIFT_POOL")]
+    pub pool: Option<String>,
+    /// Target version: latest-patch, next-minor, or an exact X.Y.Z.
+    #[arg(long, value_name = "TARGET", env = "POOLSHIFT_TO")]
+    pub to: Option<Target>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Report format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
+    pub output: PlanFormat,
+    /// Rehearse the plan on a simulated copy of the cluster to estimate the timeline.
+    #[arg(long)]
+    pub rehearse: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Run unattended: no confirmation prompts.
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// kubeconfig context to look at (repeat for several clusters; default: the current context).
+    #[arg(long = "context", value_name = "CTX")]
+    pub contexts: Vec<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = StatusFormat::Text)]
+    pub output: StatusFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// The pool whose run this applies to (default: the only run in progress).
+    #[arg(long, value_name = "NAME", env = "POOLSHIFT_POOL")]
+    pub pool: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// File to write the snapshot to.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    #[command(subcommand)]
+    pub command: SimCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated cluster on 127.0.0.1 for kubectl and poolshift, until Ctrl-C.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Scenario YAML file describing the cluster.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: PathBuf,
+    /// TCP port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where to write the kubeconfig that points at the simulator.
+    #[arg(long, value_name = "FILE", default_value = "kubesim.kubeconfig")]
+    pub kubeconfig: PathBuf,
+    /// Simulated seconds per real second (kubelet delays, provisioning, PDB timeouts run this much faster).
+    #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+}
+
+/// `--to`: how the target version is chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The newest patch of the blue pool's minor version.
+    LatestPatch,
+    /// The newest patch of the next minor version.
+    NextMinor,
+    /// Exactly this version.
+    Version { major: u32, minor: u32, patch: u32 },
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "latest-patch" => return Ok(Target::LatestPatch),
+            "next-minor" => return Ok(Target::NextMinor),
+            _ => {}
+        }
+        let bad = || format!("{s:?} is not latest-patch, next-minor or a version X.Y.Z (such as 1.31.4)");
+        let digits = s.strip_prefix('v').unwrap_or(s);
+        let parts: Vec<&str> = digits.split('.').collect();
+        let [major, minor, patch] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let num = |p: &str| p.parse::<u32>().map_err(|_| bad());
+        Ok(Target::Version { major: num(major)?, minor: num(minor)?, patch: num(patch)? })
+    }
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a positive number of simulated seconds per real second")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!("latest-patch".parse::<Target>(), Ok(Target::LatestPatch));
+        assert_eq!("next-minor".parse::<Target>(), Ok(Target::NextMinor));
+        assert_eq!("1.31.4".parse::<Target>(), Ok(Target::Version { major: 1, minor: 31, patch: 4 }));
+        assert_eq!("v1.32.0".parse::<Target>(), Ok(Target::Version { major: 1, minor: 32, patch: 0 }));
+        for bad in ["1.31", "latest", "1.x.2", "1.2.3.4", ""] {
+            assert!(bad.parse::<Target>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn speed_must_be_positive() {
+        assert_eq!(parse_speed("20"), Ok(20.0));
+        assert!(parse_speed("0").is_err());
+        assert!(parse_speed("-1").is_err());
+        assert!(parse_speed("inf").is_err());
+    }
+
+    #[test]
+    fn plan_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "poolshift",
+            "plan",
+            "-c",
+            "c.yaml",
+            "--pool",
+            "blue",
+            "--to",
+            "1.31.4",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        let Command::Plan(p) = cli.command else { panic!("plan expected") };
+        assert_eq!(p.output, PlanFormat::Json);
+        assert_eq!(p.target.pool.as_deref(), Some("blue"));
+        assert_eq!(p.target.to, Some(Target::Version { major: 1, minor: 31, patch: 4 }));
+    }
+}

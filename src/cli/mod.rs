@@ -1,0 +1,80 @@
+//! The `poolshift` command line: argument definitions in `args`, one module per command.
+
+pub mod args;
+mod completions;
+mod demo;
+pub mod error;
+mod man;
+mod progress;
+mod scenario;
+mod sim_serve;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+pub use args::{Cli, Command};
+pub use error::CliError;
+
+use crate::exit::Exit;
+
+/// Parses the process arguments, runs the command and returns the exit code. `bin_name` is how the user
+/// invoked us (`poolshift`, or `kubectl poolshift` for the plugin), shown in help and usage messages.
+pub fn main(bin_name: &'static str) -> ExitCode {
+    let matches = match Cli::command().bin_name(bin_name).try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return clap_exit(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return clap_exit(e),
+    };
+    let exit = match run(cli) {
+        Ok(exit) => exit,
+        Err(e) => {
+            tracing::debug!(error = ?e, "command failed");
+            eprintln!("poolshift: {e}");
+            e.exit()
+        }
+    };
+    exit.into()
+}
+
+/// Help and version go to stdout with 0; usage errors to stderr with clap's code (2).
+fn clap_exit(e: clap::Error) -> ExitCode {
+    // Printing can only fail on a closed stdout/stderr, where nothing is left to tell.
+    let _ = e.print();
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(Exit::Usage.code()))
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<Exit, CliError> {
+    crate::logging::init(cli.global.log_format, cli.global.log_level.as_deref())?;
+    match cli.command {
+        Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
+        Command::Sim(sim) => match sim.command {
+            args::SimCommand::Serve(args) => runtime()?.block_on(sim_serve::run(&args)),
+        },
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
+        other @ (Command::Plan(_)
+        | Command::Upgrade(_)
+        | Command::Status(_)
+        | Command::Pause(_)
+        | Command::Resume(_)
+        | Command::Rollback(_)
+        | Command::Abort(_)
+        | Command::Snapshot(_)) => Err(CliError::NotBuilt { command: other.name() }),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::Runtime)
+}
+
+/// Writes a command's output to stdout in one piece.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes).and_then(|()| out.flush()).map_err(CliError::Output)
+}

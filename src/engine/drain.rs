@@ -1,0 +1,271 @@
+//! Drains a set of cordoned nodes: evictions in parallel across the nodes, bounded by the in-flight limit
+//! and by what the PDBs allow, completion by watch (NotFound or a new UID), then the readiness gate
+//! (replacements Ready). Performs the I/O; the decisions are in [`super::tracker`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+
+use super::tracker::{PodState, Stuck, Tracker, find_pdb};
+use super::{Engine, EngineError, StepPoint};
+use crate::model::policy::Policy;
+use crate::model::snapshot::PdbInfo;
+use crate::ports::report::Event;
+use crate::ports::{ClusterError, EvictOutcome, LiveView, Stored};
+
+/// A replacement Pending as unschedulable for this long stops the batch (instead of burning the timeout).
+const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DrainEnd {
+    /// Every pod that had to move is gone and its workload is Ready again.
+    Done,
+    /// A pause (or rollback/abort) request arrived: in-flight evictions finished, no new one was started.
+    Interrupted,
+    /// Pods that cannot move now, with why. `timed_out` when the drain timeout expired.
+    Stuck { stuck: Vec<Stuck>, timed_out: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct DrainResult {
+    pub end: DrainEnd,
+    pub moved: usize,
+    pub evicted: usize,
+}
+
+type Pending = BoxFuture<'static, (String, Result<EvictOutcome, ClusterError>)>;
+
+fn backoff(attempt: u32) -> Duration {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(30))
+        .with_jitter()
+        .without_max_times()
+        .build()
+        .nth(attempt as usize)
+        .unwrap_or(Duration::from_secs(30))
+}
+
+impl Engine {
+    /// Drains `nodes` (already cordoned). `stop` is polled every tick for pause/rollback/abort requests.
+    pub(crate) async fn drain_nodes(
+        &self,
+        st: &mut Stored,
+        nodes: &[String],
+        policy: &Policy,
+    ) -> Result<DrainResult, EngineError> {
+        let live = self.cluster.live().await?;
+        let started = self.clock.elapsed();
+        let deadline = started + policy.drain_timeout;
+        let mut tracker = Tracker::default();
+        let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
+        let mut limit = policy.max_in_flight.max(1);
+        let mut dispatched_rv: HashMap<String, String> = HashMap::new();
+        let mut reported: HashMap<String, String> = HashMap::new();
+        let mut unschedulable_since: HashMap<String, Duration> = HashMap::new();
+        let mut evicted = 0usize;
+        let mut last_poll = started;
+        let mut stopping = false;
+
+        loop {
+            let now = self.clock.elapsed();
+            let pods: Vec<_> = nodes.iter().flat_map(|n| live.pods_on(n)).collect();
+            let namespaces: BTreeSet<&str> = pods.iter().map(|p| p.namespace.as_str()).collect();
+            let pdbs_by_ns: HashMap<String, Vec<PdbInfo>> =
+                namespaces.iter().map(|ns| (ns.to_string(), live.pdbs(ns))).collect();
+            tracker.observe(&pods, &pdbs_by_ns, &policy.allow, now);
+            for (key, t) in &tracker.pods {
+                if t.state == PodState::Gone && t.movable && reported.get(key).map(String::as_str) != Some("moved") {
+                    reported.insert(key.clone(), "moved".into());
+                    self.reporter.event(&Event::PodMoved { pod: key.clone() });
+                }
+            }
+
+            if stopping && pending.is_empty() {
+                return Ok(DrainResult { end: DrainEnd::Interrupted, moved: tracker.moved(), evicted });
+            }
+
+            // Readiness gate and unschedulable replacements.
+            let unsettled: Vec<String> =
+                tracker.touched.iter().filter(|w| !workload_settled(live.as_ref(), w)).cloned().collect();
+            let mut unschedulable = Vec::new();
+            for w in &unsettled {
+                for p in live.pods_of(w) {
+                    if let Some(msg) = &p.unschedulable {
+                        let since = *unschedulable_since.entry(p.key()).or_insert(now);
+                        if now.saturating_sub(since) >= UNSCHEDULABLE_GRACE {
+                            unschedulable.push(Stuck {
+                                pod: p.key(),
+                                node: String::new(),
+                                pdb: None,
+                                reason: format!("replacement cannot be scheduled: {msg}"),
+                            });
+                        }
+                    } else {
+                        unschedulable_since.remove(&p.key());
+                    }
+                }
+            }
+            if !unschedulable.is_empty() && pending.is_empty() {
+                let mut stuck = unschedulable;
+                stuck.extend(tracker.stuck(true));
+                return Ok(DrainResult {
+                    end: DrainEnd::Stuck { stuck, timed_out: false },
+                    moved: tracker.moved(),
+                    evicted,
+                });
+            }
+            if tracker.all_moved() && pending.is_empty() && unsettled.is_empty() {
+                let blocked = tracker.stuck(false);
+                let end = if blocked.is_empty() {
+                    DrainEnd::Done
+                } else {
+                    DrainEnd::Stuck { stuck: blocked, timed_out: false }
+                };
+                return Ok(DrainResult { end, moved: tracker.moved(), evicted });
+            }
+            if now >= deadline && pending.is_empty() {
+                let mut stuck = tracker.stuck(true);
+                for w in &unsettled {
+                    stuck.push(Stuck {
+                        pod: w.clone(),
+                        node: String::new(),
+                        pdb: None,
+                        reason: "replacements not Ready before the drain timeout".into(),
+                    });
+                }
+                return Ok(DrainResult {
+                    end: DrainEnd::Stuck { stuck, timed_out: true },
+                    moved: tracker.moved(),
+                    evicted,
+                });
+            }
+
+            if !stopping && now.saturating_sub(last_poll) >= self.tick {
+                last_poll = now;
+                self.lock.renew(&self.holder).await?;
+                self.poll_requests(st).await?;
+                if self.stop_requested(st) {
+                    stopping = true;
+                    continue;
+                }
+            }
+
+            if !stopping && now < deadline {
+                let unavailable = |w: &str| {
+                    let scale = live.scale(w)?;
+                    let ready = live.pods_of(w).iter().filter(|p| p.ready && !p.terminating).count() as i32;
+                    Some((scale, (scale - ready).max(0)))
+                };
+                for key in tracker.ready_to_evict(now, limit, &pdbs_by_ns, &unavailable) {
+                    let Some(t) = tracker.pods.get(&key) else { continue };
+                    if let Some(rv) =
+                        t.pdb.as_deref().and_then(|p| find_pdb(&pdbs_by_ns, p)).map(|p| p.resource_version.clone())
+                    {
+                        dispatched_rv.insert(key.clone(), rv);
+                    }
+                    let pod = t.pod.clone();
+                    let cluster = self.cluster.clone();
+                    tracker.mark_in_flight(&key);
+                    let k = key.clone();
+                    pending.push(Box::pin(async move { (k, cluster.evict(&pod, false).await) }));
+                }
+            }
+
+            // Wait for an answer, a change in the cluster, or the next timer.
+            let mut wake = deadline.max(now + Duration::from_millis(1));
+            if let Some(r) = tracker.next_retry().filter(|r| *r > now) {
+                wake = wake.min(r);
+            }
+            wake = wake.min(last_poll + self.tick);
+            if let Some(s) = unschedulable_since.values().min() {
+                wake = wake.min((*s + UNSCHEDULABLE_GRACE).max(now + Duration::from_millis(1)));
+            }
+            let sleep_for = wake.saturating_sub(now).max(Duration::from_millis(1));
+            tokio::select! {
+                Some((key, res)) = pending.next(), if !pending.is_empty() => {
+                    let now = self.clock.elapsed();
+                    self.handle_eviction(&mut tracker, &key, res, now, &mut limit, policy, &mut dispatched_rv, &mut reported, &mut evicted)?;
+                }
+                _ = live.changed() => {}
+                _ = self.clock.sleep(sleep_for) => {}
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handle_eviction(
+        &self,
+        tracker: &mut Tracker,
+        key: &str,
+        res: Result<EvictOutcome, ClusterError>,
+        now: Duration,
+        limit: &mut usize,
+        policy: &Policy,
+        dispatched_rv: &mut HashMap<String, String>,
+        reported: &mut HashMap<String, String>,
+        evicted: &mut usize,
+    ) -> Result<(), EngineError> {
+        let attempts = tracker.attempts(key);
+        let node = tracker.pods.get(key).map(|t| t.node.clone()).unwrap_or_default();
+        let pdb = tracker.pods.get(key).and_then(|t| t.pdb.clone());
+        match res {
+            Ok(EvictOutcome::Evicted) => {
+                let rv = dispatched_rv.remove(key);
+                tracker.evicted(key, now, rv.as_deref());
+                *evicted += 1;
+                *limit = (*limit + 1).min(policy.max_in_flight.max(1));
+                self.reporter.event(&Event::PodEvicted { pod: key.to_string(), node });
+                self.hook(StepPoint::Evicted { pod: key.to_string() })?;
+            }
+            Ok(EvictOutcome::Gone) => tracker.gone(key),
+            Ok(EvictOutcome::NamespaceTerminating) => tracker.evicted(key, now, None),
+            Ok(EvictOutcome::Budget { message, retry_after }) => {
+                let wait = retry_after.unwrap_or_default().max(backoff(attempts.min(4)));
+                if reported.get(key) != Some(&message) {
+                    reported.insert(key.to_string(), message.clone());
+                    self.reporter.event(&Event::Waiting { pod: key.to_string(), pdb, message: message.clone() });
+                }
+                tracker.retry(key, now + wait, message);
+            }
+            Ok(EvictOutcome::Throttled { retry_after }) => {
+                *limit = (*limit / 2).max(1);
+                let wait = retry_after.unwrap_or_else(|| backoff(attempts));
+                tracker.retry(key, now + wait, "API server throttling (429)".into());
+            }
+            Ok(EvictOutcome::Transient { message, retry_after }) => {
+                let wait = retry_after.unwrap_or_else(|| backoff(attempts));
+                tracker.retry(key, now + wait, format!("transient API error: {message}"));
+            }
+            Ok(EvictOutcome::Refused { code, message }) => {
+                tracker.block(key, format!("the API server refused the eviction ({code}): {message}"));
+            }
+            Err(e) => {
+                tracker.retry(key, now + backoff(attempts), e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// A pause, a rollback request, Ctrl-C or an abort: stop at the next safe point.
+    pub(crate) fn stop_requested(&self, st: &Stored) -> bool {
+        let cp = &st.checkpoint;
+        self.interrupted()
+            || cp.requests.pause.is_some()
+            || (cp.requests.rollback.is_some()
+                && !matches!(cp.phase, crate::model::checkpoint::Phase::RollingBack { .. }))
+            || cp.status == crate::model::checkpoint::RunStatus::Aborted
+    }
+}
+
+/// A workload is settled when it has as many Ready, non-terminating pods as it wants.
+fn workload_settled(live: &dyn LiveView, w: &str) -> bool {
+    match live.scale(w) {
+        None => true,
+        Some(scale) => live.pods_of(w).iter().filter(|p| p.ready && !p.terminating).count() as i32 >= scale,
+    }
+}

@@ -1,0 +1,566 @@
+//! The forward flow: Planned -> CreatingGreen -> WaitingGreenReady -> Validating -> CordoningBlue ->
+//! Draining{i/n} -> PoolSoaking -> DeletingBlue -> Done. Each step is idempotent: a resumed run never
+//! creates a second green pool, never re-drains a finished batch, never deletes blue while a workload
+//! pod runs on it.
+
+use std::time::Duration;
+
+use poolshift_provider_api::{ErrorKind, PoolState, ProviderError};
+
+use super::drain::DrainEnd;
+use super::{Engine, EngineError, Outcome, StepPoint, Summary, steps};
+use crate::model::checkpoint::{BatchState, Blocker, Phase, RollbackStep, RunStatus};
+use crate::model::policy::Escalation;
+use crate::model::version::Version;
+use crate::ports::Stored;
+use crate::ports::report::Event;
+
+/// Provider calls that failed with a transient error are retried this many times before the run stops.
+const PROVIDER_RETRIES: u32 = 8;
+
+impl Engine {
+    /// Runs from the checkpoint's phase until the run ends, pauses or blocks.
+    pub(crate) async fn run(&self, mut st: Stored) -> Result<Outcome, EngineError> {
+        loop {
+            self.lock.renew(&self.holder).await?;
+            self.poll_requests(&mut st).await?;
+            if st.checkpoint.status == RunStatus::Aborted {
+                return Ok(Outcome::Aborted);
+            }
+            let rollback_asked = st.checkpoint.requests.rollback.is_some();
+            if rollback_asked && !matches!(st.checkpoint.phase, Phase::RollingBack { .. }) {
+                if steps::can_roll_back(&st.checkpoint.phase) {
+                    st.checkpoint.phase = Phase::RollingBack { step: RollbackStep::UncordonBlue };
+                    st.checkpoint.requests.pause = None;
+                    let now = self.now();
+                    st.checkpoint.note(&now, "rollback started");
+                    self.save(&mut st).await?;
+                } else {
+                    st.checkpoint.requests.rollback = None;
+                    let now = self.now();
+                    st.checkpoint.note(&now, "rollback request ignored: blue deletion already started");
+                    self.save(&mut st).await?;
+                }
+            }
+            if (st.checkpoint.requests.pause.is_some() || self.interrupted())
+                && !matches!(st.checkpoint.phase, Phase::Done | Phase::RolledBack)
+            {
+                let reason = match &st.checkpoint.requests.pause {
+                    Some(r) => format!("paused by {} at {}", r.by, r.at),
+                    None => "interrupted (Ctrl-C)".to_string(),
+                };
+                st.checkpoint.status = RunStatus::Paused(reason.clone());
+                let now = self.now();
+                st.checkpoint.note(&now, reason.clone());
+                self.save(&mut st).await?;
+                self.reporter.event(&Event::Paused { reason: reason.clone() });
+                return Ok(Outcome::Paused(reason));
+            }
+            let phase = st.checkpoint.phase.clone();
+            let next = match phase {
+                Phase::Planned => Some(Phase::CreatingGreen),
+                Phase::CreatingGreen => match self.create_green(&mut st).await? {
+                    Ok(()) => Some(Phase::WaitingGreenReady),
+                    Err(outcome) => return Ok(outcome),
+                },
+                Phase::WaitingGreenReady => match self.wait_green_ready(&mut st).await? {
+                    Ok(true) => Some(Phase::Validating),
+                    Ok(false) => continue, // a request arrived: handled at the top of the loop
+                    Err(outcome) => return Ok(outcome),
+                },
+                Phase::Validating => match self.validate_green(&mut st).await? {
+                    Ok(()) => Some(Phase::CordoningBlue),
+                    Err(outcome) => return Ok(outcome),
+                },
+                Phase::CordoningBlue => {
+                    self.cordon_blue(&mut st).await?;
+                    Some(steps::after_batch(&st.checkpoint, None))
+                }
+                Phase::Draining { batch, .. } => match self.drain_batch(&mut st, batch).await? {
+                    Ok(Some(next)) => Some(next),
+                    Ok(None) => continue,
+                    Err(outcome) => return Ok(outcome),
+                },
+                Phase::PoolSoaking => {
+                    let soak = st.checkpoint.plan.policy.pool_soak;
+                    if self.soak(&mut st, soak, "pool soak before deleting blue").await? {
+                        Some(Phase::DeletingBlue)
+                    } else {
+                        continue;
+                    }
+                }
+                Phase::DeletingBlue => match self.delete_blue(&mut st).await? {
+                    Ok(()) => Some(Phase::Done),
+                    Err(outcome) => return Ok(outcome),
+                },
+                Phase::Done => {
+                    st.checkpoint.status = RunStatus::Done;
+                    self.save(&mut st).await?;
+                    return Ok(Outcome::Done(self.summary(&st)));
+                }
+                Phase::RollingBack { step } => match self.rollback_step(&mut st, step).await? {
+                    Ok(next) => next,
+                    Err(outcome) => return Ok(outcome),
+                },
+                Phase::RolledBack => {
+                    st.checkpoint.status = RunStatus::RolledBack;
+                    st.checkpoint.requests.rollback = None;
+                    self.save(&mut st).await?;
+                    return Ok(Outcome::RolledBack);
+                }
+            };
+            if let Some(next) = next {
+                st.checkpoint.phase = next.clone();
+                let now = self.now();
+                st.checkpoint.note(&now, format!("entering {next}"));
+                self.save(&mut st).await?;
+                self.reporter.event(&Event::Phase { phase: next.clone() });
+                self.hook(StepPoint::Saved(next))?;
+            }
+        }
+    }
+
+    pub(crate) fn summary(&self, st: &Stored) -> Summary {
+        let cp = &st.checkpoint;
+        let started: Option<jiff::Timestamp> = cp.started_at.parse().ok();
+        let seconds = started.map_or(0.0, |s| self.clock.now().duration_since(s).as_secs_f64());
+        Summary {
+            run_id: cp.run_id.clone(),
+            pool: cp.pool.clone(),
+            green: cp.green.name.clone(),
+            batches: cp.batches.len(),
+            moved: cp.moved,
+            quarantined: cp.quarantined.clone(),
+            seconds,
+        }
+    }
+
+    /// Stops the run for an operator, with the reason and blockers recorded.
+    pub(crate) async fn block(
+        &self,
+        st: &mut Stored,
+        reason: String,
+        blockers: Vec<Blocker>,
+    ) -> Result<Outcome, EngineError> {
+        st.checkpoint.status = RunStatus::Blocked(reason.clone());
+        let now = self.now();
+        st.checkpoint.note(&now, reason.clone());
+        self.save(st).await?;
+        if !blockers.is_empty() {
+            self.reporter.event(&Event::Blocked { blockers: blockers.clone() });
+        }
+        Ok(Outcome::Blocked { reason, blockers })
+    }
+
+    /// Calls the provider, retrying transient errors with backoff; other errors are returned.
+    pub(crate) async fn provider_call<T, F, Fut>(&self, mut f: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = Result<T, ProviderError>> + Send,
+        T: Send,
+    {
+        let mut attempt = 0;
+        loop {
+            match f().await {
+                Err(e) if e.kind.is_retryable() && attempt < PROVIDER_RETRIES => {
+                    attempt += 1;
+                    let wait = Duration::from_secs(1 << attempt.min(5));
+                    tracing::warn!(error = %e, attempt, "provider call failed, retrying in {wait:?}");
+                    self.clock.sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn create_green(&self, st: &mut Stored) -> Result<Result<(), Outcome>, EngineError> {
+        let spec = st.checkpoint.plan.green.clone();
+        let provider = self.provider.clone();
+        let name = spec.name.clone();
+        // Idempotent: an existing pool of this name (from an interrupted earlier attempt) is adopted.
+        let existing = self
+            .provider_call(|| {
+                let p = provider.clone();
+                let n = name.clone();
+                async move { p.pool_status(&n).await }
+            })
+            .await?;
+        let status = match existing {
+            Some(s) => s,
+            None => {
+                let s = spec.clone();
+                match self
+                    .provider_call(|| {
+                        let p = provider.clone();
+                        let s = s.clone();
+                        async move { p.create_pool(&s).await }
+                    })
+                    .await
+                {
+                    Ok(s) => s,
+                    Err(e)
+                        if matches!(
+                            e.kind,
+                            ErrorKind::Quota
+                                | ErrorKind::Capacity
+                                | ErrorKind::Permission
+                                | ErrorKind::Invalid
+                                | ErrorKind::Conflict
+                        ) =>
+                    {
+                        return Ok(Err(self
+                            .block(st, format!("creating green pool {name} failed: {e}"), Vec::new())
+                            .await?));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        st.checkpoint.green.created = true;
+        let now = self.now();
+        st.checkpoint.note(&now, format!("green pool {name} created (provider state {:?})", status.state));
+        self.reporter.event(&Event::GreenCreated { pool: name });
+        Ok(Ok(()))
+    }
+
+    /// Waits for the provider to report green Ready and its nodes to be Ready in Kubernetes.
+    /// `Ok(Ok(false))` when interrupted by a request.
+    async fn wait_green_ready(&self, st: &mut Stored) -> Result<Result<bool, Outcome>, EngineError> {
+        let name = st.checkpoint.green.name.clone();
+        let want = st.checkpoint.plan.green.size.desired.max(1) as usize;
+        let matcher = self.provider.node_matcher(&name);
+        let live = self.cluster.live().await?;
+        let deadline = self.clock.elapsed() + st.checkpoint.plan.policy.green_ready_timeout;
+        loop {
+            let provider = self.provider.clone();
+            let n = name.clone();
+            let status = self
+                .provider_call(|| {
+                    let p = provider.clone();
+                    let n = n.clone();
+                    async move { p.pool_status(&n).await }
+                })
+                .await?;
+            match status.as_ref().map(|s| &s.state) {
+                Some(PoolState::Failed { reason }) => {
+                    return Ok(Err(self
+                        .block(
+                            st,
+                            format!("green pool {name} failed: {reason}; run `poolshift rollback` to remove it"),
+                            Vec::new(),
+                        )
+                        .await?));
+                }
+                None => {
+                    return Ok(Err(self
+                        .block(
+                            st,
+                            format!("green pool {name} disappeared while waiting for it to be Ready"),
+                            Vec::new(),
+                        )
+                        .await?));
+                }
+                _ => {}
+            }
+            let ready =
+                live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value) && n.ready).count();
+            if matches!(status.map(|s| s.state), Some(PoolState::Ready)) && ready >= want {
+                self.reporter.event(&Event::GreenReady { pool: name.clone(), nodes: ready });
+                return Ok(Ok(true));
+            }
+            if self.clock.elapsed() >= deadline {
+                return Ok(Err(self
+                    .block(
+                        st,
+                        format!("green pool {name}: {ready} of {want} nodes Ready after the green ready timeout"),
+                        Vec::new(),
+                    )
+                    .await?));
+            }
+            self.poll_requests(st).await?;
+            if self.stop_requested(st) {
+                return Ok(Ok(false));
+            }
+            tokio::select! {
+                _ = live.changed() => {}
+                _ = self.clock.sleep(self.tick) => {}
+            }
+        }
+    }
+
+    async fn validate_green(&self, st: &mut Stored) -> Result<Result<(), Outcome>, EngineError> {
+        let name = st.checkpoint.green.name.clone();
+        let target = st.checkpoint.plan.target.version;
+        let matcher = self.provider.node_matcher(&name);
+        let live = self.cluster.live().await?;
+        let wrong: Vec<String> = live
+            .nodes()
+            .iter()
+            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
+            .filter(|n| n.kubelet_version.parse::<Version>().ok() != Some(target))
+            .map(|n| format!("{} runs {}", n.name, n.kubelet_version))
+            .collect();
+        if !wrong.is_empty() {
+            return Ok(Err(self
+                .block(st, format!("green pool {name} is not at the target {target}: {}", wrong.join(", ")), Vec::new())
+                .await?));
+        }
+        Ok(Ok(()))
+    }
+
+    /// Records blue's autoscaling settings, freezes autoscaling, then cordons every blue node (including
+    /// nodes that appeared since planning, which join a last batch).
+    async fn cordon_blue(&self, st: &mut Stored) -> Result<(), EngineError> {
+        let pool = st.checkpoint.pool.clone();
+        if st.checkpoint.autoscaling_prior.is_none() {
+            let provider = self.provider.clone();
+            let p = pool.clone();
+            let desc = self
+                .provider_call(|| {
+                    let pr = provider.clone();
+                    let p = p.clone();
+                    async move { pr.describe_pool(&p).await }
+                })
+                .await?;
+            st.checkpoint.autoscaling_prior = Some(desc.autoscaling);
+            self.save(st).await?;
+        }
+        let provider = self.provider.clone();
+        let p = pool.clone();
+        self.provider_call(|| {
+            let pr = provider.clone();
+            let p = p.clone();
+            async move { pr.freeze_autoscaling(&p).await }
+        })
+        .await?;
+
+        let matcher = self.provider.node_matcher(&pool);
+        let live = self.cluster.live().await?;
+        let mut blue: Vec<String> = live
+            .nodes()
+            .iter()
+            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
+            .map(|n| n.name.clone())
+            .collect();
+        blue.sort();
+        let planned: std::collections::BTreeSet<&String> =
+            st.checkpoint.batches.iter().flat_map(|b| &b.nodes).collect();
+        let extra: Vec<String> = blue.iter().filter(|n| !planned.contains(n)).cloned().collect();
+        if !extra.is_empty() {
+            let index = st.checkpoint.batches.len();
+            st.checkpoint.batches.push(crate::model::checkpoint::BatchProgress {
+                index,
+                nodes: extra.clone(),
+                ..Default::default()
+            });
+            let now = self.now();
+            st.checkpoint
+                .note(&now, format!("blue nodes added since planning join batch {}: {}", index + 1, extra.join(", ")));
+        }
+        let run_id = st.checkpoint.run_id.clone();
+        for node in &blue {
+            self.cluster.set_cordon(node, true, &run_id).await?;
+        }
+        self.reporter.event(&Event::Cordoned { nodes: blue.len() });
+        Ok(())
+    }
+
+    /// Drains batch `i`. `Ok(Ok(Some(next)))` to move on, `Ok(Ok(None))` when interrupted by a request.
+    async fn drain_batch(&self, st: &mut Stored, i: usize) -> Result<Result<Option<Phase>, Outcome>, EngineError> {
+        let of = st.checkpoint.batches.len();
+        let Some(batch) = st.checkpoint.batches.get(i).cloned() else {
+            return Ok(Ok(Some(steps::after_batch(&st.checkpoint, Some(i)))));
+        };
+        if matches!(batch.state, BatchState::Done | BatchState::Quarantined) {
+            return Ok(Ok(Some(steps::after_batch(&st.checkpoint, Some(i)))));
+        }
+        let policy = st.checkpoint.plan.policy.clone();
+        if batch.state != BatchState::Soaking {
+            if batch.state == BatchState::Pending {
+                let now = self.now();
+                let b = &mut st.checkpoint.batches[i];
+                b.state = BatchState::Draining;
+                b.started_at = Some(now);
+                self.save(st).await?;
+            }
+            let planned = st.checkpoint.plan.batches.get(i).map_or(0, |b| b.pods.len());
+            self.reporter.event(&Event::BatchStarted { batch: i, of, nodes: batch.nodes.clone(), pods: planned });
+            let started = self.clock.elapsed();
+            let result = self.drain_nodes(st, &batch.nodes, &policy).await?;
+            st.checkpoint.moved += result.moved as u64;
+            st.checkpoint.batches[i].evicted += result.evicted as u64;
+            match result.end {
+                DrainEnd::Done => {
+                    st.checkpoint.batches[i].state = BatchState::Soaking;
+                    st.checkpoint.batches[i].blockers.clear();
+                    self.save(st).await?;
+                    let secs = (self.clock.elapsed() - started).as_secs_f64();
+                    self.reporter.event(&Event::BatchDone { batch: i, of, moved: result.moved, seconds: secs });
+                }
+                DrainEnd::Interrupted => {
+                    self.save(st).await?;
+                    return Ok(Ok(None));
+                }
+                DrainEnd::Stuck { stuck, timed_out } => {
+                    let blockers: Vec<Blocker> = stuck
+                        .iter()
+                        .map(|s| Blocker {
+                            pod: s.pod.clone(),
+                            node: s.node.clone(),
+                            pdb: s.pdb.clone(),
+                            reason: s.reason.clone(),
+                        })
+                        .collect();
+                    st.checkpoint.batches[i].blockers = blockers.clone();
+                    let why = if timed_out { "drain timeout reached" } else { "pods cannot be moved" };
+                    match policy.escalation {
+                        Escalation::Quarantine => {
+                            let nodes: Vec<String> = stuck
+                                .iter()
+                                .map(|s| s.node.clone())
+                                .filter(|n| !n.is_empty())
+                                .collect::<std::collections::BTreeSet<_>>()
+                                .into_iter()
+                                .collect();
+                            for n in &nodes {
+                                if !st.checkpoint.quarantined.contains(n) {
+                                    st.checkpoint.quarantined.push(n.clone());
+                                }
+                            }
+                            st.checkpoint.batches[i].state = BatchState::Quarantined;
+                            let now = self.now();
+                            st.checkpoint
+                                .note(&now, format!("batch {}: {why}; quarantined {}", i + 1, nodes.join(", ")));
+                            self.reporter.event(&Event::Blocked { blockers });
+                            self.reporter.event(&Event::Quarantined { nodes });
+                            return Ok(Ok(Some(steps::after_batch(&st.checkpoint, Some(i)))));
+                        }
+                        Escalation::Force if policy.force_allowed => {
+                            for s in stuck.iter().filter(|s| !s.node.is_empty()) {
+                                if let Some(p) = self.cluster.live().await?.pod(
+                                    s.pod.split_once('/').map_or("", |x| x.0),
+                                    s.pod.split_once('/').map_or("", |x| x.1),
+                                ) {
+                                    let r = crate::ports::PodRef {
+                                        namespace: p.namespace.clone(),
+                                        name: p.name.clone(),
+                                        uid: p.uid.clone(),
+                                    };
+                                    self.cluster.delete_pod(&r).await?;
+                                    let now = self.now();
+                                    st.checkpoint.note(&now, format!("force-deleted {} ({})", s.pod, s.reason));
+                                }
+                            }
+                            self.save(st).await?;
+                            return Ok(Ok(None)); // drain the batch again: what is left now moves or goes
+                        }
+                        Escalation::Force | Escalation::Pause => {
+                            let extra = if policy.escalation == Escalation::Force {
+                                " (escalation force is configured but force was not enabled for this run)"
+                            } else {
+                                ""
+                            };
+                            let reason = format!(
+                                "batch {} of {of}: {why}{extra}; resolve the blockers and run `poolshift resume`, or `poolshift rollback`",
+                                i + 1
+                            );
+                            return Ok(Err(self.block(st, reason, blockers).await?));
+                        }
+                    }
+                }
+            }
+        }
+        if !self.soak(st, policy.batch_soak, &format!("batch {} soak", i + 1)).await? {
+            return Ok(Ok(None));
+        }
+        let now = self.now();
+        let b = &mut st.checkpoint.batches[i];
+        b.state = BatchState::Done;
+        b.finished_at = Some(now);
+        Ok(Ok(Some(steps::after_batch(&st.checkpoint, Some(i)))))
+    }
+
+    /// Waits `d`, checking requests every tick. `false` when a request interrupted it.
+    pub(crate) async fn soak(&self, st: &mut Stored, d: Duration, what: &str) -> Result<bool, EngineError> {
+        if d.is_zero() {
+            return Ok(true);
+        }
+        self.reporter.event(&Event::Soaking { what: what.to_string(), seconds: d.as_secs_f64() });
+        let end = self.clock.elapsed() + d;
+        loop {
+            let now = self.clock.elapsed();
+            if now >= end {
+                return Ok(true);
+            }
+            self.clock.sleep((end - now).min(self.tick)).await;
+            self.lock.renew(&self.holder).await?;
+            self.poll_requests(st).await?;
+            if self.stop_requested(st) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Deletes blue once no workload pod runs on it.
+    async fn delete_blue(&self, st: &mut Stored) -> Result<Result<(), Outcome>, EngineError> {
+        let pool = st.checkpoint.pool.clone();
+        let matcher = self.provider.node_matcher(&pool);
+        let live = self.cluster.live().await?;
+        let mut holding = Vec::new();
+        for n in live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value)) {
+            for p in live.pods_on(&n.name) {
+                let skip = p.mirror || p.finished() || p.owner_kind() == Some("DaemonSet");
+                if !skip {
+                    holding.push(Blocker {
+                        pod: p.key(),
+                        node: n.name.clone(),
+                        pdb: None,
+                        reason: "still running on blue".into(),
+                    });
+                }
+            }
+        }
+        if !holding.is_empty() {
+            let reason = format!(
+                "blue pool {pool} is not deleted: {} workload pod(s) still run on it (quarantined nodes: {}); move or delete them, then `poolshift resume`",
+                holding.len(),
+                if st.checkpoint.quarantined.is_empty() {
+                    "none".to_string()
+                } else {
+                    st.checkpoint.quarantined.join(", ")
+                }
+            );
+            return Ok(Err(self.block(st, reason, holding).await?));
+        }
+        let provider = self.provider.clone();
+        let p = pool.clone();
+        self.provider_call(|| {
+            let pr = provider.clone();
+            let p = p.clone();
+            async move { pr.delete_pool(&p).await }
+        })
+        .await?;
+        loop {
+            let provider = self.provider.clone();
+            let p = pool.clone();
+            let status = self
+                .provider_call(|| {
+                    let pr = provider.clone();
+                    let p = p.clone();
+                    async move { pr.pool_status(&p).await }
+                })
+                .await?;
+            match status {
+                None => break,
+                Some(s) if matches!(s.state, PoolState::Failed { .. }) => {
+                    return Ok(Err(self
+                        .block(st, format!("deleting blue pool {pool} failed: {:?}", s.state), Vec::new())
+                        .await?));
+                }
+                Some(_) => self.clock.sleep(self.tick).await,
+            }
+        }
+        self.reporter.event(&Event::BlueDeleted { pool });
+        Ok(Ok(()))
+    }
+}

@@ -1,0 +1,346 @@
+//! The upgrade engine: executes an [`UpgradePlan`] phase by phase, re-checking each step against the live
+//! cluster just before acting, and checkpointing after every step so that a run can be paused, resumed,
+//! survive a crash, or be rolled back.
+//!
+//! Decisions that need no I/O live in [`tracker`] (batch drain bookkeeping) and [`steps`] (which phase
+//! comes next); this module and [`drain`] perform them through the ports.
+
+pub mod drain;
+mod flow;
+mod rollback;
+pub mod steps;
+pub mod tracker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use poolshift_provider_api::{Provider, ProviderError};
+
+use crate::model::checkpoint::{Blocker, Checkpoint, Phase, Request, RunStatus};
+use crate::model::plan::UpgradePlan;
+use crate::ports::{CheckpointStore, Clock, Cluster, ClusterError, Lock, LockError, Reporter, StoreError, Stored};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("no run to {action} for pool {pool}: no checkpoint at {location}")]
+    NoRun { action: String, pool: String, location: String },
+    #[error(
+        "a run for pool {pool} is already in progress (phase {phase}, status {status}): use `poolshift resume`, `rollback` or `abort`"
+    )]
+    InProgress { pool: String, phase: String, status: String },
+    #[error("run {run} for pool {pool} is already finished ({status:?}): nothing to {action}")]
+    Finished { run: String, pool: String, status: RunStatus, action: String },
+    #[error("rollback is not possible any more: blue pool {pool} is being or has been deleted (phase {phase})")]
+    TooLateToRollBack { pool: String, phase: String },
+    /// A test hook stopped the engine here (simulated crash).
+    #[error("engine stopped at {0} by a test hook")]
+    Halted(String),
+}
+
+/// How a run (or this part of it) ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done(Summary),
+    /// Stopped on a pause request (exit 3).
+    Paused(String),
+    /// Waiting for an operator (exit 4).
+    Blocked {
+        reason: String,
+        blockers: Vec<Blocker>,
+    },
+    RolledBack,
+    Aborted,
+    /// The green pool could not be made, or another failure the operator must look at (exit 1).
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Summary {
+    pub run_id: String,
+    pub pool: String,
+    pub green: String,
+    pub batches: usize,
+    pub moved: u64,
+    pub quarantined: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Where a test hook may stop the engine: every phase boundary, and each accepted eviction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepPoint {
+    /// Just after the checkpoint for this phase was saved.
+    Saved(Phase),
+    /// Just after an eviction was accepted (the checkpoint does not know about it yet).
+    Evicted { pod: String },
+}
+
+pub type StepHook = Arc<dyn Fn(&StepPoint) -> bool + Send + Sync>;
+
+/// Everything the engine talks to.
+#[derive(Clone)]
+pub struct Engine {
+    pub cluster: Arc<dyn Cluster>,
+    pub provider: Arc<dyn Provider>,
+    pub store: Arc<dyn CheckpointStore>,
+    pub lock: Arc<dyn Lock>,
+    pub clock: Arc<dyn Clock>,
+    pub reporter: Arc<dyn Reporter>,
+    /// Who we are in the lease and in requests (`host/pid`).
+    pub holder: String,
+    /// Set by Ctrl-C in guided mode: stop at the next safe point, as a pause request.
+    pub interrupt: Arc<AtomicBool>,
+    /// How often long waits re-check requests and renew the lease.
+    pub tick: Duration,
+    pub hook: Option<StepHook>,
+}
+
+impl Engine {
+    pub fn new(
+        cluster: Arc<dyn Cluster>,
+        provider: Arc<dyn Provider>,
+        store: Arc<dyn CheckpointStore>,
+        lock: Arc<dyn Lock>,
+        clock: Arc<dyn Clock>,
+        reporter: Arc<dyn Reporter>,
+        holder: impl Into<String>,
+    ) -> Self {
+        Self {
+            cluster,
+            provider,
+            store,
+            lock,
+            clock,
+            reporter,
+            holder: holder.into(),
+            interrupt: Arc::new(AtomicBool::new(false)),
+            tick: Duration::from_secs(5),
+            hook: None,
+        }
+    }
+
+    fn now(&self) -> String {
+        self.clock.now().to_string()
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::SeqCst)
+    }
+
+    /// Starts a new run of `plan`. Refuses while an unfinished run exists for the pool.
+    pub async fn start(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
+        self.lock.acquire(&self.holder).await?;
+        let result = self.start_locked(plan).await;
+        self.release().await;
+        result
+    }
+
+    async fn start_locked(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
+        let existing = self.store.load().await?;
+        if let Some(s) = &existing
+            && !s.checkpoint.finished()
+        {
+            return Err(EngineError::InProgress {
+                pool: s.checkpoint.pool.clone(),
+                phase: s.checkpoint.phase.to_string(),
+                status: format!("{:?}", s.checkpoint.status),
+            });
+        }
+        let now = self.clock.now();
+        let run_id = format!("{}-{}", plan.pool, now.strftime("%Y%m%dT%H%M%SZ"));
+        let mut cp = Checkpoint::new(&run_id, plan, &now.to_string());
+        cp.seq = existing.as_ref().map_or(0, |s| s.checkpoint.seq);
+        cp.note(&self.now(), format!("run {run_id} started by {}", self.holder));
+        let mut st = Stored { checkpoint: cp, version: String::new() };
+        let expected = existing.map(|s| s.version);
+        st.checkpoint.seq += 1;
+        st.version = self.store.save(&st.checkpoint, expected.as_deref()).await?;
+        self.run(st).await
+    }
+
+    /// Continues the run from its checkpoint, re-planning the remaining blue nodes against the live cluster.
+    pub async fn resume(&self) -> Result<Outcome, EngineError> {
+        self.lock.acquire(&self.holder).await?;
+        let result = self.resume_locked().await;
+        self.release().await;
+        result
+    }
+
+    async fn resume_locked(&self) -> Result<Outcome, EngineError> {
+        let mut st = self.load_required("resume").await?;
+        let cp = &mut st.checkpoint;
+        if cp.finished() {
+            return Err(EngineError::Finished {
+                run: cp.run_id.clone(),
+                pool: cp.pool.clone(),
+                status: cp.status.clone(),
+                action: "resume".into(),
+            });
+        }
+        cp.requests.pause = None;
+        cp.status = RunStatus::Running;
+        let now = self.now();
+        cp.note(&now, format!("resumed by {} at phase {}", self.holder, cp.phase));
+        self.save(&mut st).await?;
+        self.run(st).await
+    }
+
+    /// Rolls back now if no agent holds the pool, or asks the running agent to.
+    pub async fn rollback(&self) -> Result<Outcome, EngineError> {
+        match self.lock.acquire(&self.holder).await {
+            Ok(()) => {
+                let result = self.rollback_locked().await;
+                self.release().await;
+                result
+            }
+            Err(LockError::Held { .. }) => {
+                self.request(|cp, r| cp.requests.rollback = Some(r)).await?;
+                Ok(Outcome::Paused(
+                    "rollback requested: the running agent will roll back at its next safe point".into(),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn rollback_locked(&self) -> Result<Outcome, EngineError> {
+        let mut st = self.load_required("roll back").await?;
+        if st.checkpoint.finished() {
+            return Err(EngineError::Finished {
+                run: st.checkpoint.run_id.clone(),
+                pool: st.checkpoint.pool.clone(),
+                status: st.checkpoint.status.clone(),
+                action: "roll back".into(),
+            });
+        }
+        if !steps::can_roll_back(&st.checkpoint.phase) {
+            return Err(EngineError::TooLateToRollBack {
+                pool: st.checkpoint.pool.clone(),
+                phase: st.checkpoint.phase.to_string(),
+            });
+        }
+        st.checkpoint.requests.rollback = Some(Request { by: self.holder.clone(), at: self.now() });
+        st.checkpoint.requests.pause = None;
+        st.checkpoint.status = RunStatus::Running;
+        self.save(&mut st).await?;
+        self.run(st).await
+    }
+
+    /// Asks the running agent to stop at its next safe point (from any process).
+    pub async fn request_pause(&self) -> Result<(), EngineError> {
+        self.request(|cp, r| cp.requests.pause = Some(r)).await
+    }
+
+    /// Ends the run and releases the lease, leaving the cluster as it is. Returns what is left behind.
+    pub async fn abort(&self) -> Result<Vec<String>, EngineError> {
+        let mut st = self.load_required("abort").await?;
+        let cp = &mut st.checkpoint;
+        let mut left = Vec::new();
+        if cp.green.created {
+            left.push(format!("green pool {} exists", cp.green.name));
+        }
+        if steps::blue_cordoned(&cp.phase) {
+            left.push(format!("blue nodes of pool {} are cordoned", cp.pool));
+        }
+        if cp.autoscaling_prior.is_some() && !matches!(cp.phase, Phase::DeletingBlue | Phase::Done) {
+            left.push(format!("autoscaling of pool {} is frozen", cp.pool));
+        }
+        cp.status = RunStatus::Aborted;
+        let now = self.now();
+        cp.note(&now, format!("aborted by {}", self.holder));
+        self.save(&mut st).await?;
+        // The lease goes too, whoever held it: the run is over.
+        let _ = self.lock.release(&self.holder).await;
+        Ok(left)
+    }
+
+    async fn request(&self, set: impl Fn(&mut Checkpoint, Request) + Send) -> Result<(), EngineError> {
+        for _ in 0..5 {
+            let mut st = self.load_required("signal").await?;
+            if st.checkpoint.finished() {
+                return Err(EngineError::Finished {
+                    run: st.checkpoint.run_id.clone(),
+                    pool: st.checkpoint.pool.clone(),
+                    status: st.checkpoint.status.clone(),
+                    action: "signal".into(),
+                });
+            }
+            set(&mut st.checkpoint, Request { by: self.holder.clone(), at: self.now() });
+            match self.save(&mut st).await {
+                Ok(()) => return Ok(()),
+                Err(EngineError::Store(StoreError::Conflict { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict { location: self.store.location(), expected: "(changed five times in a row)".into() }
+            .into())
+    }
+
+    async fn load_required(&self, action: &str) -> Result<Stored, EngineError> {
+        self.store.load().await?.ok_or_else(|| EngineError::NoRun {
+            action: action.into(),
+            pool: String::new(),
+            location: self.store.location(),
+        })
+    }
+
+    async fn release(&self) {
+        if let Err(e) = self.lock.release(&self.holder).await {
+            tracing::warn!(error = %e, "releasing the lease failed; it expires by itself");
+        }
+    }
+
+    /// Saves with compare-and-swap. On a conflict (another process wrote a request) the other writer's
+    /// requests and abort are merged in and the save is retried.
+    async fn save(&self, st: &mut Stored) -> Result<(), EngineError> {
+        for _ in 0..5 {
+            st.checkpoint.seq += 1;
+            st.checkpoint.updated_at = self.now();
+            match self.store.save(&st.checkpoint, Some(&st.version)).await {
+                Ok(v) => {
+                    st.version = v;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict { .. }) => self.merge_remote(st).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict { location: self.store.location(), expected: st.version.clone() }.into())
+    }
+
+    /// Takes what other processes may write (requests, abort) from the stored checkpoint.
+    async fn merge_remote(&self, st: &mut Stored) -> Result<(), EngineError> {
+        if let Some(remote) = self.store.load().await? {
+            if remote.version == st.version {
+                return Ok(());
+            }
+            st.checkpoint.requests = remote.checkpoint.requests.clone();
+            if remote.checkpoint.status == RunStatus::Aborted {
+                st.checkpoint.status = RunStatus::Aborted;
+            }
+            st.checkpoint.seq = st.checkpoint.seq.max(remote.checkpoint.seq);
+            st.version = remote.version;
+        }
+        Ok(())
+    }
+
+    /// Re-reads requests written by other processes (cheap when nothing changed: one read).
+    async fn poll_requests(&self, st: &mut Stored) -> Result<(), EngineError> {
+        self.merge_remote(st).await
+    }
+
+    fn hook(&self, point: StepPoint) -> Result<(), EngineError> {
+        match &self.hook {
+            Some(h) if !h(&point) => Err(EngineError::Halted(format!("{point:?}"))),
+            _ => Ok(()),
+        }
+    }
+}

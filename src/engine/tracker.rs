@@ -1,0 +1,313 @@
+//! The pure bookkeeping of one batch drain: which pods must go, what state each is in, which may be
+//! evicted now (in-flight limit, PDB budgets, self-limit for workloads without a PDB), and whether the batch
+//! is finished. No I/O: the drain loop feeds it the live view and eviction results.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use crate::model::plan::{Disposition, SkipReason};
+use crate::model::policy::Allow;
+use crate::model::snapshot::{PdbInfo, PodInfo};
+use crate::plan::classify::classify;
+use crate::ports::PodRef;
+
+/// Where a pod of the batch is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PodState {
+    /// To be evicted, not before `not_before` (elapsed time of the run's clock).
+    Waiting { not_before: Duration, attempts: u32, last: Option<String> },
+    /// Eviction request sent, no answer yet.
+    InFlight { attempts: u32 },
+    /// Accepted (or already terminating): waiting for it to disappear.
+    Evicted { at: Duration },
+    /// Gone (NotFound or a new UID under the same name).
+    Gone,
+    /// Will not be evicted: reason for the report.
+    Blocked { reason: String, pdb: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Tracked {
+    pub pod: PodRef,
+    pub node: String,
+    pub workload: Option<String>,
+    pub pdb: Option<String>,
+    /// Ready when last observed (an unready pod may be evictable without budget).
+    pub ready: bool,
+    pub state: PodState,
+    /// Part of the pods that must move (Evict disposition); blocked pods are tracked for the report only.
+    pub movable: bool,
+}
+
+/// The decision state of one batch.
+#[derive(Debug, Default)]
+pub struct Tracker {
+    pub pods: BTreeMap<String, Tracked>,
+    /// Workloads whose pods this batch evicted: the batch waits for them to be fully Ready again.
+    pub touched: BTreeSet<String>,
+    /// Evictions accepted per PDB since the cached PDB had this resourceVersion: while the cache still shows
+    /// that version, its `disruptionsAllowed` does not include them.
+    pending_by_pdb: HashMap<String, (String, u32)>,
+}
+
+/// Why the batch cannot go on by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stuck {
+    pub pod: String,
+    pub node: String,
+    pub pdb: Option<String>,
+    pub reason: String,
+}
+
+impl Tracker {
+    /// Brings the tracker up to date with the pods now on the batch's nodes. New pods (a replacement that
+    /// landed back on a blue node, a pod created before the cordon) are classified and added; pods that
+    /// disappeared or changed UID are marked gone.
+    pub fn observe(
+        &mut self,
+        live_pods: &[PodInfo],
+        pdbs_by_ns: &HashMap<String, Vec<PdbInfo>>,
+        allow: &Allow,
+        now: Duration,
+    ) {
+        let mut present: HashMap<String, &PodInfo> = HashMap::new();
+        for p in live_pods {
+            present.insert(p.key(), p);
+        }
+        for (key, t) in self.pods.iter_mut() {
+            let still = present.get(key).filter(|p| p.uid == t.pod.uid);
+            match (still, &t.state) {
+                (None, PodState::Gone) => {}
+                (None, _) => t.state = PodState::Gone,
+                (Some(p), PodState::Waiting { .. } | PodState::Blocked { .. }) if p.terminating => {
+                    t.state = PodState::Evicted { at: now };
+                }
+                _ => {}
+            }
+            if let Some(p) = still {
+                t.ready = p.ready;
+            }
+        }
+        for p in live_pods {
+            let key = p.key();
+            if self.pods.get(&key).is_some_and(|t| t.pod.uid == p.uid) {
+                continue;
+            }
+            let pdbs: Vec<&PdbInfo> =
+                pdbs_by_ns.get(&p.namespace).into_iter().flatten().filter(|d| d.selects(p)).collect();
+            let disposition = classify(p, &pdbs, allow);
+            let (state, movable) = match &disposition {
+                Disposition::Skip(SkipReason::DaemonSet | SkipReason::Mirror | SkipReason::Finished) => continue,
+                Disposition::Evict if p.terminating => (PodState::Evicted { at: now }, true),
+                Disposition::Evict => (PodState::Waiting { not_before: Duration::ZERO, attempts: 0, last: None }, true),
+                Disposition::Blocked(r) => {
+                    (PodState::Blocked { reason: r.to_string(), pdb: pdbs.first().map(|d| d.key()) }, false)
+                }
+                Disposition::WaitForCompletion => {
+                    (PodState::Blocked { reason: "Job pod: waiting for it to complete".into(), pdb: None }, false)
+                }
+            };
+            self.pods.insert(
+                key,
+                Tracked {
+                    pod: PodRef { namespace: p.namespace.clone(), name: p.name.clone(), uid: p.uid.clone() },
+                    node: p.node.clone().unwrap_or_default(),
+                    workload: p.workload.clone().map(|w| qualify(&w, &p.namespace)),
+                    pdb: pdbs.first().map(|d| d.key()),
+                    ready: p.ready,
+                    state,
+                    movable,
+                },
+            );
+        }
+        // Job pods that finished and blocked pods that went away resolve themselves above (Gone).
+    }
+
+    /// Pods to evict now, in a stable order, honouring the in-flight limit, the cached PDB budgets minus
+    /// evictions not yet reflected, and a self-limit for workloads without a PDB (scenario 25).
+    pub fn ready_to_evict(
+        &self,
+        now: Duration,
+        in_flight_limit: usize,
+        pdbs_by_ns: &HashMap<String, Vec<PdbInfo>>,
+        workload_unavailable: &dyn Fn(&str) -> Option<(i32, i32)>,
+    ) -> Vec<String> {
+        let in_flight = self.pods.values().filter(|t| matches!(t.state, PodState::InFlight { .. })).count();
+        let mut room = in_flight_limit.saturating_sub(in_flight);
+        let mut budget_used: HashMap<String, i64> = HashMap::new();
+        let mut workload_used: HashMap<String, i32> = HashMap::new();
+        for t in self.pods.values().filter(|t| matches!(t.state, PodState::InFlight { .. })) {
+            if let Some(p) = &t.pdb {
+                *budget_used.entry(p.clone()).or_default() += 1;
+            }
+            if let Some(w) = &t.workload {
+                *workload_used.entry(w.clone()).or_default() += 1;
+            }
+        }
+        let mut out = Vec::new();
+        for (key, t) in &self.pods {
+            if room == 0 {
+                break;
+            }
+            let PodState::Waiting { not_before, .. } = &t.state else { continue };
+            if *not_before > now {
+                continue;
+            }
+            match &t.pdb {
+                Some(pdb_key) => {
+                    let pdb = find_pdb(pdbs_by_ns, pdb_key);
+                    // An unready pod passes without budget under AlwaysAllow, or under IfHealthyBudget while the
+                    // app is not disrupted (semantics §2.4): no budget is used.
+                    let free = !t.ready
+                        && pdb.is_some_and(|p| {
+                            p.unhealthy_pod_eviction_policy.as_deref() == Some("AlwaysAllow")
+                                || (p.current_healthy >= p.desired_healthy && p.desired_healthy > 0)
+                        });
+                    if !free {
+                        let allowed = pdb.map(|p| i64::from(p.disruptions_allowed)).unwrap_or(0);
+                        let pending = match (self.pending_by_pdb.get(pdb_key), pdb) {
+                            (Some((rv, n)), Some(p)) if *rv == p.resource_version => i64::from(*n),
+                            _ => 0,
+                        };
+                        let used = budget_used.get(pdb_key).copied().unwrap_or(0) + pending;
+                        if allowed - used <= 0 {
+                            continue;
+                        }
+                        *budget_used.entry(pdb_key.clone()).or_default() += 1;
+                    }
+                }
+                None => {
+                    if let Some(w) = &t.workload
+                        && let Some((replicas, unavailable)) = workload_unavailable(w)
+                    {
+                        let limit = (replicas / 4).max(1);
+                        let used = workload_used.get(w).copied().unwrap_or(0);
+                        if unavailable + used >= limit {
+                            continue;
+                        }
+                        *workload_used.entry(w.clone()).or_default() += 1;
+                    }
+                }
+            }
+            out.push(key.clone());
+            room -= 1;
+        }
+        out
+    }
+
+    pub fn mark_in_flight(&mut self, key: &str) {
+        if let Some(t) = self.pods.get_mut(key)
+            && let PodState::Waiting { attempts, .. } = t.state
+        {
+            t.state = PodState::InFlight { attempts: attempts + 1 };
+        }
+    }
+
+    /// The eviction was accepted. `pdb_rv` is the resourceVersion of the pod's PDB in the cache when the
+    /// eviction was sent.
+    pub fn evicted(&mut self, key: &str, now: Duration, pdb_rv: Option<&str>) {
+        if let Some(t) = self.pods.get_mut(key) {
+            t.state = PodState::Evicted { at: now };
+            if let Some(w) = &t.workload {
+                self.touched.insert(w.clone());
+            }
+            if let (Some(p), Some(rv)) = (&t.pdb, pdb_rv) {
+                let e = self.pending_by_pdb.entry(p.clone()).or_insert_with(|| (rv.to_string(), 0));
+                if e.0 != rv {
+                    *e = (rv.to_string(), 0);
+                }
+                e.1 += 1;
+            }
+        }
+    }
+
+    pub fn gone(&mut self, key: &str) {
+        if let Some(t) = self.pods.get_mut(key) {
+            t.state = PodState::Gone;
+        }
+    }
+
+    /// Try again later (429, transient error).
+    pub fn retry(&mut self, key: &str, not_before: Duration, message: String) {
+        if let Some(t) = self.pods.get_mut(key) {
+            let attempts = match t.state {
+                PodState::InFlight { attempts } | PodState::Waiting { attempts, .. } => attempts,
+                _ => 0,
+            };
+            t.state = PodState::Waiting { not_before, attempts, last: Some(message) };
+        }
+    }
+
+    pub fn block(&mut self, key: &str, reason: String) {
+        if let Some(t) = self.pods.get_mut(key) {
+            t.state = PodState::Blocked { reason, pdb: t.pdb.clone() };
+            t.movable = false;
+        }
+    }
+
+    pub fn attempts(&self, key: &str) -> u32 {
+        match self.pods.get(key).map(|t| &t.state) {
+            Some(PodState::InFlight { attempts } | PodState::Waiting { attempts, .. }) => *attempts,
+            _ => 0,
+        }
+    }
+
+    /// Every pod that must move is gone.
+    pub fn all_moved(&self) -> bool {
+        self.pods.values().filter(|t| t.movable).all(|t| t.state == PodState::Gone)
+    }
+
+    pub fn moved(&self) -> usize {
+        self.pods.values().filter(|t| t.movable && t.state == PodState::Gone).count()
+    }
+
+    /// Earliest time a waiting pod may be retried.
+    pub fn next_retry(&self) -> Option<Duration> {
+        self.pods
+            .values()
+            .filter_map(|t| match &t.state {
+                PodState::Waiting { not_before, .. } => Some(*not_before),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Pods that hold the batch: blocked ones, and (at timeout) those still waiting or terminating.
+    pub fn stuck(&self, include_unfinished: bool) -> Vec<Stuck> {
+        self.pods
+            .iter()
+            .filter_map(|(key, t)| {
+                let reason = match &t.state {
+                    PodState::Blocked { reason, .. } => reason.clone(),
+                    PodState::Waiting { last, .. } if include_unfinished => {
+                        last.clone().unwrap_or_else(|| "not evicted before the drain timeout".into())
+                    }
+                    PodState::InFlight { .. } if include_unfinished => "eviction request unanswered".into(),
+                    PodState::Evicted { .. } if include_unfinished => {
+                        "evicted but still terminating (finalizer, long grace period, or an unresponsive node)".into()
+                    }
+                    _ => return None,
+                };
+                Some(Stuck { pod: key.clone(), node: t.node.clone(), pdb: t.pdb.clone(), reason })
+            })
+            .collect()
+    }
+
+    /// Nodes that still hold pods that are not gone.
+    pub fn occupied_nodes(&self) -> BTreeSet<String> {
+        self.pods.values().filter(|t| t.state != PodState::Gone).map(|t| t.node.clone()).collect()
+    }
+}
+
+/// `Deployment/web` in namespace `shop` -> `Deployment/shop/web` (the live view's workload key).
+pub fn qualify(workload: &str, namespace: &str) -> String {
+    match workload.split_once('/') {
+        Some((kind, name)) if !name.contains('/') => format!("{kind}/{namespace}/{name}"),
+        _ => workload.to_string(),
+    }
+}
+
+pub fn find_pdb<'a>(pdbs_by_ns: &'a HashMap<String, Vec<PdbInfo>>, key: &str) -> Option<&'a PdbInfo> {
+    let (ns, name) = key.split_once('/')?;
+    pdbs_by_ns.get(ns)?.iter().find(|p| p.name == name)
+}

@@ -1,0 +1,166 @@
+//! [`ConfigMapStore`]: checkpoints in a ConfigMap (`poolshift-system/poolshift-<cluster>-<pool>`, data key
+//! `checkpoint.json`), written with resourceVersion compare-and-swap.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, Client};
+
+use super::errors::{api_code, describe};
+use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
+use crate::model::checkpoint::Checkpoint;
+use crate::ports::{CheckpointStore, StoreError, Stored};
+use crate::state::decode_checkpoint;
+
+pub const DATA_KEY: &str = "checkpoint.json";
+/// What the API server accepts in one ConfigMap's data.
+const MAX_CONFIGMAP_BYTES: usize = 1024 * 1024;
+
+pub struct ConfigMapStore {
+    client: Client,
+    namespace: String,
+    name: String,
+    cluster: String,
+    pool: String,
+    namespace_ready: AtomicBool,
+}
+
+impl ConfigMapStore {
+    pub fn new(client: Client, cluster: &str, pool: &str) -> Self {
+        Self {
+            client,
+            namespace: SYSTEM_NAMESPACE.to_string(),
+            name: object_name(cluster, pool),
+            cluster: cluster.to_string(),
+            pool: pool.to_string(),
+            namespace_ready: AtomicBool::new(false),
+        }
+    }
+
+    /// Another namespace than `poolshift-system`.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        self.namespace = namespace.to_string();
+        self
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn api(&self) -> Api<ConfigMap> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn io(&self, what: &str, e: &kube::Error) -> StoreError {
+        StoreError::Io { location: self.location(), message: format!("{what}: {}", describe(e)) }
+    }
+
+    fn conflict(&self, expected: Option<&str>) -> StoreError {
+        StoreError::Conflict { location: self.location(), expected: expected.unwrap_or("none (new)").to_string() }
+    }
+
+    async fn get(&self) -> Result<Option<ConfigMap>, StoreError> {
+        self.api().get_opt(&self.name).await.map_err(|e| self.io("reading", &e))
+    }
+
+    /// The checkpoint inside a ConfigMap, schema-checked.
+    fn parse(&self, cm: &ConfigMap) -> Result<Checkpoint, StoreError> {
+        let Some(text) = cm.data.as_ref().and_then(|d| d.get(DATA_KEY)) else {
+            return Err(StoreError::Corrupt { location: self.location(), message: format!("no data key {DATA_KEY}") });
+        };
+        decode_checkpoint(&self.location(), text)
+    }
+
+    async fn ensure_namespace(&self) -> Result<(), StoreError> {
+        if !self.namespace_ready.load(Ordering::Relaxed) {
+            ensure_namespace(&self.client, &self.namespace)
+                .await
+                .map_err(|e| self.io(&format!("creating namespace {}", self.namespace), &e))?;
+            self.namespace_ready.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn object(&self, cp: &Checkpoint, resource_version: Option<&str>) -> Result<ConfigMap, StoreError> {
+        let json = serde_json::to_string(cp)
+            .map_err(|e| StoreError::Io { location: self.location(), message: format!("encoding: {e}") })?;
+        if json.len() > MAX_CONFIGMAP_BYTES {
+            return Err(StoreError::Io {
+                location: self.location(),
+                message: format!(
+                    "the checkpoint is {} bytes, more than a ConfigMap holds (1 MiB); use --state-file",
+                    json.len()
+                ),
+            });
+        }
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(self.name.clone());
+        cm.metadata.namespace = Some(self.namespace.clone());
+        cm.metadata.resource_version = resource_version.map(str::to_string);
+        cm.metadata.labels = Some([(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string())].into());
+        cm.metadata.annotations = Some(
+            [
+                ("poolshift.io/cluster".to_string(), self.cluster.clone()),
+                ("poolshift.io/pool".to_string(), self.pool.clone()),
+                ("poolshift.io/run-id".to_string(), cp.run_id.clone()),
+            ]
+            .into(),
+        );
+        cm.data = Some([(DATA_KEY.to_string(), json)].into());
+        Ok(cm)
+    }
+}
+
+#[async_trait]
+impl CheckpointStore for ConfigMapStore {
+    fn location(&self) -> String {
+        format!("configmap {}/{}", self.namespace, self.name)
+    }
+
+    async fn load(&self) -> Result<Option<Stored>, StoreError> {
+        let Some(cm) = self.get().await? else { return Ok(None) };
+        let checkpoint = self.parse(&cm)?;
+        let version = cm.metadata.resource_version.clone().unwrap_or_default();
+        Ok(Some(Stored { checkpoint, version }))
+    }
+
+    async fn save(&self, cp: &Checkpoint, expected: Option<&str>) -> Result<String, StoreError> {
+        // Never replace a newer checkpoint, whatever the caller believes the version is. A record of another
+        // schema is refused too; an unreadable one may be replaced, under the compare-and-swap.
+        if let Some(cm) = self.get().await? {
+            match self.parse(&cm) {
+                Ok(stored) if stored.seq >= cp.seq => {
+                    return Err(StoreError::Stale { location: self.location(), stored: stored.seq, writing: cp.seq });
+                }
+                Err(e @ StoreError::Schema { .. }) => return Err(e),
+                _ => {}
+            }
+        }
+        let api = self.api();
+        let written = match expected {
+            None => {
+                self.ensure_namespace().await?;
+                api.create(&PostParams::default(), &self.object(cp, None)?).await
+            }
+            Some(rv) => api.replace(&self.name, &PostParams::default(), &self.object(cp, Some(rv))?).await,
+        };
+        match written {
+            Ok(cm) => Ok(cm.metadata.resource_version.unwrap_or_default()),
+            // 409: created meanwhile, or changed since `expected`; 404: deleted since `expected`.
+            Err(e) if api_code(&e) == Some(409) || (expected.is_some() && api_code(&e) == Some(404)) => {
+                Err(self.conflict(expected))
+            }
+            Err(e) => Err(self.io("writing", &e)),
+        }
+    }
+
+    async fn delete(&self) -> Result<(), StoreError> {
+        match self.api().delete(&self.name, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(e) if api_code(&e) == Some(404) => Ok(()),
+            Err(e) => Err(self.io("deleting", &e)),
+        }
+    }
+}

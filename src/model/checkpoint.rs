@@ -1,0 +1,202 @@
+//! The checkpoint: the durable record of a run, saved after every step. A resumed process trusts only
+//! this and the live cluster.
+
+use poolshift_provider_api::AutoscalingSettings;
+use serde::{Deserialize, Serialize};
+
+use super::plan::UpgradePlan;
+
+pub const CHECKPOINT_SCHEMA: u32 = 1;
+/// History entries kept in the checkpoint (older ones are dropped; logs keep everything).
+const HISTORY_LIMIT: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub schema: u32,
+    pub run_id: String,
+    pub cluster: String,
+    pub pool: String,
+    /// Incremented by every save. A store never replaces a checkpoint with one whose `seq` is not newer.
+    pub seq: u64,
+    pub phase: Phase,
+    pub status: RunStatus,
+    pub plan: UpgradePlan,
+    pub green: GreenState,
+    /// Blue's autoscaling settings before the freeze, restored on rollback (and kept for the record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling_prior: Option<AutoscalingSettings>,
+    pub batches: Vec<BatchProgress>,
+    /// Blue nodes left cordoned with workloads by the `quarantine` escalation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<String>,
+    #[serde(default)]
+    pub requests: Requests,
+    /// Pods moved so far (evicted and gone).
+    pub moved: u64,
+    pub started_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+}
+
+impl Checkpoint {
+    pub fn new(run_id: &str, plan: UpgradePlan, now: &str) -> Self {
+        let batches = plan
+            .batches
+            .iter()
+            .map(|b| BatchProgress {
+                index: b.index,
+                nodes: b.nodes.clone(),
+                state: BatchState::Pending,
+                ..Default::default()
+            })
+            .collect();
+        Self {
+            schema: CHECKPOINT_SCHEMA,
+            run_id: run_id.to_string(),
+            cluster: plan.cluster.clone(),
+            pool: plan.pool.clone(),
+            seq: 0,
+            phase: Phase::Planned,
+            status: RunStatus::Running,
+            green: GreenState { name: plan.green.name.clone(), created: false },
+            plan,
+            autoscaling_prior: None,
+            batches,
+            quarantined: Vec::new(),
+            requests: Requests::default(),
+            moved: 0,
+            started_at: now.to_string(),
+            updated_at: now.to_string(),
+            history: Vec::new(),
+        }
+    }
+
+    pub fn note(&mut self, at: &str, message: impl Into<String>) {
+        self.history.push(HistoryEntry { at: at.to_string(), phase: self.phase.clone(), message: message.into() });
+        if self.history.len() > HISTORY_LIMIT {
+            let drop = self.history.len() - HISTORY_LIMIT;
+            self.history.drain(..drop);
+        }
+    }
+
+    /// The run is over: nothing more will happen without a new `upgrade`.
+    pub fn finished(&self) -> bool {
+        matches!(self.status, RunStatus::Done | RunStatus::RolledBack | RunStatus::Aborted)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "phase")]
+pub enum Phase {
+    Planned,
+    CreatingGreen,
+    WaitingGreenReady,
+    Validating,
+    CordoningBlue,
+    Draining { batch: usize, of: usize },
+    PoolSoaking,
+    DeletingBlue,
+    Done,
+    RollingBack { step: RollbackStep },
+    RolledBack,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Phase::Draining { batch, of } => write!(f, "Draining batch {} of {of}", batch + 1),
+            Phase::RollingBack { step } => write!(f, "RollingBack ({step:?})"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackStep {
+    UncordonBlue,
+    CordonGreen,
+    DrainGreen,
+    DeleteGreen,
+    RestoreAutoscaling,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum RunStatus {
+    Running,
+    /// Stopped at a safe point on request (exit 3).
+    Paused(String),
+    /// Waiting for an operator: a blocker the policy does not resolve (exit 4).
+    Blocked(String),
+    Done,
+    RolledBack,
+    /// Ended by `abort`: the cluster is left as it is.
+    Aborted,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GreenState {
+    pub name: String,
+    /// The provider accepted the create call (so a rollback must delete it).
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchState {
+    #[default]
+    Pending,
+    Draining,
+    Soaking,
+    Done,
+    /// Escalation `quarantine`: its stuck nodes stay cordoned; the run went on.
+    Quarantined,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BatchProgress {
+    pub index: usize,
+    pub nodes: Vec<String>,
+    pub state: BatchState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    pub evicted: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<Blocker>,
+}
+
+/// A pod that could not be moved, with the PDB and the server's own message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    pub pod: String,
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdb: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Requests {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<Request>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Request>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub by: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub phase: Phase,
+    pub message: String,
+}

@@ -1,0 +1,8 @@
+//! Plain data shared by the planner, the engine and the reports: no I/O here.
+
+pub mod checkpoint;
+pub mod plan;
+pub mod policy;
+pub mod quantity;
+pub mod snapshot;
+pub mod version;

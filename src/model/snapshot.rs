@@ -1,0 +1,361 @@
+//! The cluster state the planner reads: nodes, pods, PDBs and workload scales, in a compact form that
+//! serialises to a snapshot file (`poolshift snapshot -o FILE`) and converts from the API objects.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::{Deserialize, Serialize};
+
+use super::quantity;
+
+pub const SNAPSHOT_SCHEMA: u32 = 1;
+
+pub const ANN_DO_NOT_DISRUPT: &str = "karpenter.sh/do-not-disrupt";
+pub const ANN_SAFE_TO_EVICT: &str = "cluster-autoscaler.kubernetes.io/safe-to-evict";
+pub const ANN_MIRROR: &str = "kubernetes.io/config.mirror";
+pub const LABEL_ZONE: &str = "topology.kubernetes.io/zone";
+pub const TAINT_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub schema: u32,
+    /// The kube-apiserver's version (`gitVersion` of `/version`).
+    pub server_version: String,
+    pub nodes: Vec<NodeInfo>,
+    pub pods: Vec<PodInfo>,
+    pub pdbs: Vec<PdbInfo>,
+    /// Replica counts of workload controllers, by `Kind/namespace/name`.
+    pub scales: BTreeMap<String, i32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub pods: u64,
+}
+
+impl Resources {
+    pub fn add(&mut self, o: &Resources) {
+        self.cpu_millis += o.cpu_millis;
+        self.memory_bytes += o.memory_bytes;
+        self.pods += o.pods;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub unschedulable: bool,
+    pub ready: bool,
+    pub kubelet_version: String,
+    pub allocatable: Resources,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<String>,
+}
+
+impl NodeInfo {
+    pub fn zone(&self) -> Option<&str> {
+        self.labels.get(LABEL_ZONE).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodInfo {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    pub phase: String,
+    pub ready: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminating: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// The controller owner reference, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<OwnerRef>,
+    /// For pods of a ReplicaSet owned by a Deployment: the Deployment (`Deployment/name`), as the PDB finders do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    pub requests: Resources,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_dir: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pvcs: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub do_not_disrupt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_to_evict: Option<String>,
+    /// Tolerates every taint (`operator: Exists` with no key): can land back on cordoned blue nodes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tolerates_all: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_class: Option<String>,
+    /// The scheduler's message when the pod is Pending because no node fits (PodScheduled=False, Unschedulable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unschedulable: Option<String>,
+}
+
+impl PodInfo {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    pub fn finished(&self) -> bool {
+        self.phase == "Succeeded" || self.phase == "Failed"
+    }
+
+    pub fn owner_kind(&self) -> Option<&str> {
+        self.controller.as_ref().map(|o| o.kind.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PdbInfo {
+    pub namespace: String,
+    pub name: String,
+    /// `None` matches nothing (policy/v1); an empty selector matches every pod of the namespace.
+    pub selector: Option<LabelSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_pod_eviction_policy: Option<String>,
+    pub expected_pods: i32,
+    pub desired_healthy: i32,
+    pub current_healthy: i32,
+    pub disruptions_allowed: i32,
+    pub generation: i64,
+    pub observed_generation: i64,
+    /// The SyncFailed condition's message, when the disruption controller could not compute the budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_failed: Option<String>,
+    /// The object's resourceVersion: tells the engine whether a cached status already reflects its evictions.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub resource_version: String,
+}
+
+impl PdbInfo {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Does this PDB select `pod` (same namespace, label selector)?
+    pub fn selects(&self, pod: &PodInfo) -> bool {
+        pod.namespace == self.namespace && self.selector.as_ref().is_some_and(|s| selector_matches(s, &pod.labels))
+    }
+
+    /// A budget that can never allow a disruption, whatever happens (Karpenter's "fully blocking", plus
+    /// `expectedPods <= desiredHealthy`, e.g. one replica with minAvailable 1).
+    pub fn structurally_blocked(&self) -> Option<String> {
+        let zero = |v: &IntOrString| match v {
+            IntOrString::Int(i) => *i == 0,
+            IntOrString::String(s) => s.trim() == "0%",
+        };
+        if self.max_unavailable.as_ref().is_some_and(zero) {
+            return Some("maxUnavailable is 0".into());
+        }
+        if matches!(&self.min_available, Some(IntOrString::String(s)) if s.trim() == "100%") {
+            return Some("minAvailable is 100%".into());
+        }
+        if self.min_available.is_none() && self.max_unavailable.is_none() {
+            return Some("neither minAvailable nor maxUnavailable is set".into());
+        }
+        if self.sync_failed.is_none() && self.expected_pods > 0 && self.expected_pods <= self.desired_healthy {
+            return Some(format!(
+                "needs {} healthy pods out of {} expected: no disruption can ever be allowed",
+                self.desired_healthy, self.expected_pods
+            ));
+        }
+        None
+    }
+}
+
+/// `metav1.LabelSelector` matching (matchLabels AND matchExpressions).
+pub fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let labels_ok = sel.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    labels_ok
+        && sel.match_expressions.iter().flatten().all(|e| {
+            let values = e.values.as_deref().unwrap_or(&[]);
+            let value = labels.get(&e.key);
+            match e.operator.as_str() {
+                "In" => value.is_some_and(|v| values.contains(v)),
+                "NotIn" => value.is_none_or(|v| !values.contains(v)),
+                "Exists" => value.is_some(),
+                "DoesNotExist" => value.is_none(),
+                _ => false,
+            }
+        })
+}
+
+impl From<&Node> for NodeInfo {
+    fn from(n: &Node) -> Self {
+        let status = n.status.as_ref();
+        let ready = status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let alloc = status.and_then(|s| s.allocatable.as_ref());
+        let q = |k: &str| alloc.and_then(|a| a.get(k)).map(|q| q.0.as_str());
+        let spec = n.spec.as_ref();
+        Self {
+            name: n.metadata.name.clone().unwrap_or_default(),
+            labels: n.metadata.labels.clone().unwrap_or_default(),
+            unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+            ready,
+            kubelet_version: status
+                .and_then(|s| s.node_info.as_ref())
+                .map(|i| i.kubelet_version.clone())
+                .unwrap_or_default(),
+            allocatable: Resources {
+                cpu_millis: q("cpu").and_then(quantity::cpu_millis).unwrap_or(0),
+                memory_bytes: q("memory").and_then(quantity::bytes).unwrap_or(0),
+                pods: q("pods").and_then(quantity::bytes).unwrap_or(110),
+            },
+            taints: spec
+                .and_then(|s| s.taints.as_ref())
+                .map(|ts| ts.iter().map(|t| format!("{}:{}", t.key, t.effect)).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl From<&Pod> for PodInfo {
+    fn from(p: &Pod) -> Self {
+        let spec = p.spec.as_ref();
+        let status = p.status.as_ref();
+        let ann = p.metadata.annotations.as_ref();
+        let controller =
+            p.metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true)).map(|r| OwnerRef {
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+                uid: r.uid.clone(),
+            });
+        let mut requests = Resources { pods: 1, ..Default::default() };
+        for c in spec.map(|s| s.containers.as_slice()).unwrap_or(&[]) {
+            let req = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+            requests.cpu_millis += req.and_then(|r| r.get("cpu")).and_then(|q| quantity::cpu_millis(&q.0)).unwrap_or(0);
+            requests.memory_bytes += req.and_then(|r| r.get("memory")).and_then(|q| quantity::bytes(&q.0)).unwrap_or(0);
+        }
+        let volumes = spec.and_then(|s| s.volumes.as_ref());
+        Self {
+            namespace: p.metadata.namespace.clone().unwrap_or_default(),
+            name: p.metadata.name.clone().unwrap_or_default(),
+            uid: p.metadata.uid.clone().unwrap_or_default(),
+            node: spec.and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty()),
+            phase: status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Pending".into()),
+            ready: status
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+            terminating: p.metadata.deletion_timestamp.is_some(),
+            labels: p.metadata.labels.clone().unwrap_or_default(),
+            workload: controller.as_ref().map(|c| format!("{}/{}", c.kind, c.name)),
+            controller,
+            requests,
+            empty_dir: volumes.is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some())),
+            pvcs: volumes
+                .map(|v| {
+                    v.iter().filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone())).collect()
+                })
+                .unwrap_or_default(),
+            mirror: ann.is_some_and(|a| a.contains_key(ANN_MIRROR)),
+            do_not_disrupt: ann.and_then(|a| a.get(ANN_DO_NOT_DISRUPT)).cloned(),
+            safe_to_evict: ann.and_then(|a| a.get(ANN_SAFE_TO_EVICT)).cloned(),
+            tolerates_all: spec.and_then(|s| s.tolerations.as_ref()).is_some_and(|ts| {
+                ts.iter().any(|t| t.key.as_deref().unwrap_or("").is_empty() && t.operator.as_deref() == Some("Exists"))
+            }),
+            priority_class: spec.and_then(|s| s.priority_class_name.clone()),
+            unschedulable: status
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
+                .filter(|c| c.reason.as_deref() == Some("Unschedulable"))
+                .map(|c| c.message.clone().unwrap_or_else(|| "no node fits".into())),
+        }
+    }
+}
+
+impl From<&PodDisruptionBudget> for PdbInfo {
+    fn from(p: &PodDisruptionBudget) -> Self {
+        let spec = p.spec.as_ref();
+        let st = p.status.as_ref();
+        let sync_failed = st
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "DisruptionAllowed" && c.reason == "SyncFailed"))
+            .map(|c| c.message.clone());
+        Self {
+            namespace: p.metadata.namespace.clone().unwrap_or_default(),
+            name: p.metadata.name.clone().unwrap_or_default(),
+            selector: spec.and_then(|s| s.selector.clone()),
+            min_available: spec.and_then(|s| s.min_available.clone()),
+            max_unavailable: spec.and_then(|s| s.max_unavailable.clone()),
+            unhealthy_pod_eviction_policy: spec.and_then(|s| s.unhealthy_pod_eviction_policy.clone()),
+            expected_pods: st.and_then(|s| s.expected_pods).unwrap_or(0),
+            desired_healthy: st.and_then(|s| s.desired_healthy).unwrap_or(0),
+            current_healthy: st.and_then(|s| s.current_healthy).unwrap_or(0),
+            disruptions_allowed: st.and_then(|s| s.disruptions_allowed).unwrap_or(0),
+            generation: p.metadata.generation.unwrap_or(0),
+            observed_generation: st.and_then(|s| s.observed_generation).unwrap_or(0),
+            sync_failed,
+            resource_version: p.metadata.resource_version.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Scale entries for the workload controllers (`Deployment/ns/name` -> replicas).
+pub fn scale_entries(deploys: &[Deployment], sets: &[StatefulSet], rss: &[ReplicaSet]) -> BTreeMap<String, i32> {
+    let mut m = BTreeMap::new();
+    let key = |kind: &str, ns: &Option<String>, name: &Option<String>| {
+        format!("{kind}/{}/{}", ns.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""))
+    };
+    for d in deploys {
+        m.insert(key("Deployment", &d.metadata.namespace, &d.metadata.name), d.spec.replicas.unwrap_or(1));
+    }
+    for s in sets {
+        m.insert(key("StatefulSet", &s.metadata.namespace, &s.metadata.name), s.spec.replicas.unwrap_or(1));
+    }
+    for r in rss {
+        m.insert(key("ReplicaSet", &r.metadata.namespace, &r.metadata.name), r.spec.replicas.unwrap_or(1));
+    }
+    m
+}
+
+/// Resolves pods of Deployment-owned ReplicaSets to their Deployment (`workload`), using the ReplicaSets' owners.
+pub fn resolve_workloads(pods: &mut [PodInfo], rss: &[ReplicaSet]) {
+    let owner_of: BTreeMap<&str, String> = rss
+        .iter()
+        .filter_map(|rs| {
+            let uid = rs.metadata.uid.as_deref()?;
+            let d = rs
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .find(|r| r.controller == Some(true) && r.kind == "Deployment")?;
+            Some((uid, format!("Deployment/{}", d.name)))
+        })
+        .collect();
+    for p in pods {
+        if let Some(c) = &p.controller
+            && c.kind == "ReplicaSet"
+            && let Some(d) = owner_of.get(c.uid.as_str())
+        {
+            p.workload = Some(d.clone());
+        }
+    }
+}

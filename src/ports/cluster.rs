@@ -1,0 +1,82 @@
+//! The Kubernetes cluster as the engine sees it: a snapshot, a live watch-fed view, and a few writes.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo, Snapshot};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{operation} {object}: the API server answered {code} {reason}: {message}")]
+    Api { operation: String, object: String, code: u16, reason: String, message: String },
+    #[error("{operation} {object}: {message}")]
+    Transport { operation: String, object: String, message: String },
+}
+
+/// A pod identity: name plus UID (a StatefulSet pod comes back with the same name and a new UID).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PodRef {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+impl std::fmt::Display for PodRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// What the Eviction API answered, classified (semantics.md §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvictOutcome {
+    /// 201: deletion started.
+    Evicted,
+    /// 404, or 409 on the UID precondition: the pod we meant is already gone.
+    Gone,
+    /// 429 with cause DisruptionBudget: the PDB allows no disruption now. `message` is the server's cause.
+    Budget { message: String, retry_after: Option<Duration> },
+    /// 429 without a DisruptionBudget cause (API priority and fairness): slow down.
+    Throttled { retry_after: Option<Duration> },
+    /// 500 more than one PDB, 403 (RBAC, negative budget ...): a configuration problem, never retried in a loop.
+    Refused { code: u16, message: String },
+    /// 403 NamespaceTerminating: the namespace controller deletes the pod; wait for it.
+    NamespaceTerminating,
+    /// A transient server error (5xx other than the multiple-PDB 500): retried with backoff.
+    Transient { message: String, retry_after: Option<Duration> },
+}
+
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Everything the planner reads (paginated lists).
+    async fn snapshot(&self) -> Result<Snapshot, ClusterError>;
+
+    /// Cordons or uncordons a node; a cordoned node is labelled with the run id (`poolshift.io/run`).
+    async fn set_cordon(&self, node: &str, cordon: bool, run_id: &str) -> Result<(), ClusterError>;
+
+    /// POST pods/{name}/eviction with a UID precondition; `dry_run` sends `dryRun=All`.
+    async fn evict(&self, pod: &PodRef, dry_run: bool) -> Result<EvictOutcome, ClusterError>;
+
+    /// DELETE with a UID precondition and the pod's own grace period (escalation `force` only).
+    async fn delete_pod(&self, pod: &PodRef) -> Result<(), ClusterError>;
+
+    /// The watch-fed view of the cluster; started on first use.
+    async fn live(&self) -> Result<std::sync::Arc<dyn LiveView>, ClusterError>;
+}
+
+/// A cache kept current by watches. Reads never call the API.
+#[async_trait]
+pub trait LiveView: Send + Sync {
+    fn pods_on(&self, node: &str) -> Vec<PodInfo>;
+    /// Pods of a workload (`Deployment/ns/name`, `StatefulSet/ns/name`, `ReplicaSet/ns/name`).
+    fn pods_of(&self, workload: &str) -> Vec<PodInfo>;
+    fn pod(&self, namespace: &str, name: &str) -> Option<PodInfo>;
+    fn pdbs(&self, namespace: &str) -> Vec<PdbInfo>;
+    fn nodes(&self) -> Vec<NodeInfo>;
+    /// Desired replicas of a workload (`Deployment/ns/name` ...).
+    fn scale(&self, workload: &str) -> Option<i32>;
+    /// Resolves once anything watched changed since the last call returned.
+    async fn changed(&self);
+}

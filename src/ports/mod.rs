@@ -1,0 +1,15 @@
+//! The narrow traits between the engine and the outside world. The engine decides; implementations of
+//! these traits perform I/O (`crate::kube` for a cluster, `crate::state` for checkpoint files, providers for
+//! clouds). Each has a test double.
+
+pub mod checkpoint;
+pub mod clock;
+pub mod cluster;
+pub mod lock;
+pub mod report;
+
+pub use checkpoint::{CheckpointStore, StoreError, Stored};
+pub use clock::Clock;
+pub use cluster::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
+pub use lock::{Lock, LockError};
+pub use report::{Event, RecordingReporter, Reporter};

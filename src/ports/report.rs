@@ -1,0 +1,75 @@
+//! Progress events for the terminal, JSON logs, and the demo's summary.
+
+use serde::Serialize;
+
+use crate::model::checkpoint::{Blocker, Phase};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    Phase { phase: Phase },
+    GreenCreated { pool: String },
+    GreenReady { pool: String, nodes: usize },
+    Cordoned { nodes: usize },
+    BatchStarted { batch: usize, of: usize, nodes: Vec<String>, pods: usize },
+    PodEvicted { pod: String, node: String },
+    PodMoved { pod: String },
+    Waiting { pod: String, pdb: Option<String>, message: String },
+    Blocked { blockers: Vec<Blocker> },
+    BatchDone { batch: usize, of: usize, moved: usize, seconds: f64 },
+    Soaking { what: String, seconds: f64 },
+    Quarantined { nodes: Vec<String> },
+    BlueDeleted { pool: String },
+    Paused { reason: String },
+    Note { message: String },
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, e: &Event);
+}
+
+/// Test double: keeps every event, in order.
+#[derive(Debug, Default)]
+pub struct RecordingReporter {
+    events: std::sync::Mutex<Vec<Event>>,
+}
+
+impl RecordingReporter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The events reported so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The events for which `f` returns true (e.g. `|e| matches!(e, Event::PodEvicted { .. })`).
+    pub fn matching(&self, f: impl Fn(&Event) -> bool) -> Vec<Event> {
+        self.events().into_iter().filter(|e| f(e)).collect()
+    }
+}
+
+impl Reporter for RecordingReporter {
+    fn event(&self, e: &Event) {
+        self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(e.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recording_reporter_keeps_events_in_order() {
+        let r = RecordingReporter::new();
+        r.event(&Event::Cordoned { nodes: 3 });
+        r.event(&Event::Note { message: "hi".into() });
+        r.event(&Event::Cordoned { nodes: 1 });
+        assert_eq!(r.events().len(), 3);
+        assert_eq!(
+            r.matching(|e| matches!(e, Event::Cordoned { .. })),
+            vec![Event::Cordoned { nodes: 3 }, Event::Cordoned { nodes: 1 }]
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! The command line itself: help, usage errors, unbuilt commands, completions, man page, the demo.
+
+use crate::support::{poolshift, run, stderr, stdout};
+
+const SUBCOMMANDS: [&str; 12] = [
+    "demo",
+    "plan",
+    "upgrade",
+    "status",
+    "pause",
+    "resume",
+    "rollback",
+    "abort",
+    "snapshot",
+    "sim",
+    "completions",
+    "man",
+];
+
+#[test]
+fn help_lists_every_subcommand_and_the_exit_codes() {
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    let listed: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for cmd in SUBCOMMANDS {
+        assert!(listed.contains(&cmd), "--help does not list {cmd}: {listed:?}");
+    }
+    assert!(out.contains("5  plan found blockers"), "exit codes missing from --help:\n{out}");
+}
+
+#[test]
+fn sim_help_lists_serve() {
+    let o = run(&["sim", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("serve"), "{}", stdout(&o));
+}
+
+#[test]
+fn unbuilt_commands_exit_2_naming_themselves() {
+    let cases: [&[&str]; 8] = [
+        &["plan", "--to", "latest-patch"],
+        &["upgrade", "--yes"],
+        &["status", "--context", "a", "--context", "b"],
+        &["pause", "--pool", "blue"],
+        &["resume"],
+        &["rollback"],
+        &["abort"],
+        &["snapshot", "-o", "snap.json"],
+    ];
+    for args in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&format!("`{}` is not available in this build", args[0])), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(stdout(&o).is_empty(), "{args:?} printed to stdout");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let cases: [&[&str]; 6] = [
+        &["plan", "--bogus"],
+        &["frobnicate"],
+        &["plan", "--to", "1.31"],
+        &["plan", "-o", "yaml"],
+        &["snapshot"],
+        &["sim", "serve", "--scenario", "x.yaml", "--speed", "0"],
+    ];
+    for args in cases {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).starts_with("error: "), "{args:?}: {}", stderr(&o));
+    }
+    let o = run(&["plan", "--to", "1.31"]);
+    assert!(stderr(&o).contains("\"1.31\" is not latest-patch, next-minor or a version X.Y.Z"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_log_level_is_a_usage_error() {
+    let o = run(&["--log-level", "poolshift=loud", "man"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("invalid log level"), "{}", stderr(&o));
+}
+
+#[test]
+fn completions_print_scripts() {
+    let bash = run(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    let script = stdout(&bash);
+    assert!(script.contains("_poolshift()") && script.contains("complete -F _poolshift"), "{script}");
+    assert!(script.contains("rollback"), "subcommands are completed");
+    let zsh = run(&["completions", "zsh"]);
+    assert!(stdout(&zsh).starts_with("#compdef poolshift"), "{}", stdout(&zsh));
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn man_prints_a_roff_page() {
+    let o = run(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    let page = stdout(&o);
+    assert!(page.contains(".TH poolshift 1"), "{page}");
+    assert!(page.contains("snapshot"), "subcommands are listed");
+}
+
+#[test]
+fn kubectl_plugin_runs_the_same_cli() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-poolshift")).arg("--help").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Usage: kubectl poolshift"), "{}", stdout(&o));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-poolshift")).arg("plan").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn demo_with_a_missing_scenario_names_it() {
+    let o = run(&["demo", "--scenario", "no/such/scenario.yaml", "--yes"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/scenario.yaml"), "{}", stderr(&o));
+}
+
+/// Needs the scenario loader and `scenarios/demo.yaml`.
+#[test]
+fn demo_prints_the_simulated_cluster() {
+    let o = poolshift().args(["demo", "--yes"]).output().unwrap();
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", stderr(&o));
+    assert!(out.starts_with("Cluster "), "{out}");
+    assert!(out.contains("\nPool "), "nodes are listed per pool:\n{out}");
+    assert!(out.contains("Running"), "pods are counted by phase:\n{out}");
+    assert!(out.contains("PodDisruptionBudgets\n"), "PDBs are listed:\n{out}");
+    assert!(out.contains("0 (blocks evictions)"), "the demo has a blocking PDB:\n{out}");
+}
