@@ -32,5 +32,16 @@ pub use sim::{SimOptions, Simulator};
 
 /// The standard components, in the order they run within a pass.
 pub fn components() -> Vec<Box<dyn controllers::Reconciler>> {
-    vec![Box::new(controllers::disruption::Disruption::new())]
+    use controllers::*;
+    vec![
+        Box::new(nodelifecycle::NodeLifecycle::new()),
+        Box::new(deployment::DeploymentController::new()),
+        Box::new(replicaset::ReplicaSetController::new()),
+        Box::new(statefulset::StatefulSetController::new()),
+        Box::new(daemonset::DaemonSetController::new()),
+        Box::new(gc::GarbageCollector::new()),
+        Box::new(scheduler::Scheduler::new()),
+        Box::new(kubelet::Kubelet::new()),
+        Box::new(disruption::Disruption::new()),
+    ]
 }

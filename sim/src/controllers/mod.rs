@@ -6,7 +6,19 @@
 //! as ReplicaSet -> pod -> scheduler -> binding settles within one simulated instant, as it does in a real
 //! cluster within milliseconds.
 
+pub mod changes;
+pub mod daemonset;
+pub mod deployment;
 pub mod disruption;
+pub mod gc;
+pub mod kubelet;
+pub mod nodelifecycle;
+pub mod nodematch;
+pub mod pods;
+pub mod quantity;
+pub mod replicaset;
+pub mod scheduler;
+pub mod statefulset;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,379 @@
+//! The kubelets of all nodes: pod lifecycle timing for pods bound to an existing node whose Ready condition is
+//! True (pods on other nodes make no progress, as with a dead kubelet).
+//!
+//! - Bound: `Pending`, sandbox up (podIP, hostIP, startTime), containers `ContainerCreating`,
+//!   ContainersReady/Ready False.
+//! - After `kubesim.io/start-delay` (default 2s): `Running`.
+//! - After a further `kubesim.io/ready-delay` (default 3s): Ready, unless the pod never becomes ready (fault).
+//! - Terminating: Ready goes False at once; the containers stop after min(grace, `kubesim.io/termination-delay`
+//!   default 1s) from the deletion; then the object is removed, unless it has finalizers (it waits for them) or
+//!   is stuck terminating (fault: only a DELETE with grace 0 removes it).
+//!
+//! While `timing.instant_start` is set (scenario loading), bound pods become Running and Ready at once.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, HostIP,
+    Node, Pod, PodIP,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::Reconciler;
+use super::changes::{Changes, Gate, changed_since, due, earliest};
+use super::pods::{annotation, fnv64, is_finished, is_ready, node_name, node_ready, phase, uid};
+use super::quantity::parse_duration;
+use crate::api::handlers::set_pod_condition;
+use crate::clock::add;
+use crate::store::kinds::key_of;
+use crate::store::{EventType, State};
+
+pub const START_DELAY: &str = "kubesim.io/start-delay";
+pub const READY_DELAY: &str = "kubesim.io/ready-delay";
+pub const TERMINATION_DELAY: &str = "kubesim.io/termination-delay";
+
+const DEFAULT_START: Duration = Duration::from_secs(2);
+const DEFAULT_READY: Duration = Duration::from_secs(3);
+const DEFAULT_TERMINATION: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+pub struct Kubelet {
+    gate: Gate,
+    /// Pod IPs handed out so far (the next one is derived from it).
+    ips: u32,
+    /// When which pod (namespace, name) needs another look.
+    timers: BTreeSet<(Timestamp, String, String)>,
+}
+
+impl Kubelet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn delay(pod: &Pod, key: &str, default: Duration) -> Duration {
+    annotation(&pod.metadata, key).and_then(parse_duration).unwrap_or(default)
+}
+
+/// What the kubelet knows of a node.
+struct NodeView {
+    ready: bool,
+    host_ip: Option<String>,
+}
+
+fn node_view(node: &Node) -> NodeView {
+    let host_ip = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
+        .map(|a| a.address.clone());
+    NodeView { ready: node_ready(node), host_ip }
+}
+
+/// The state the kubelet drives a pod to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Sandbox created, containers being created.
+    Starting,
+    Running {
+        ready: bool,
+    },
+    /// Deleted: Ready False, containers still running (or stuck).
+    Stopping,
+    /// Containers exited; the object waits for its finalizers.
+    Stopped,
+}
+
+impl Reconciler for Kubelet {
+    fn name(&self) -> &'static str {
+        "kubelet"
+    }
+
+    fn reconcile(&mut self, st: &mut State) -> Option<Timestamp> {
+        let now = st.now;
+        let seen = self.gate.seen();
+        let pods = Changes::since(&st.pods, seen);
+        let nodes_changed = changed_since(&st.nodes, seen);
+        let timers_due = self.timers.first().is_some_and(|(t, ..)| due(now, *t));
+        if !self.gate.open(st, pods.any() || nodes_changed || timers_due) {
+            return self.timers.first().map(|t| t.0);
+        }
+        // A node change (readiness) or a history gap: look at every pod. Otherwise the pods that changed
+        // and those whose timer came.
+        let full = nodes_changed || pods.is_unknown();
+        let work: Vec<Arc<Pod>> = if full {
+            self.timers.clear();
+            st.pods.iter().cloned().collect()
+        } else {
+            let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
+            for e in pods.events() {
+                if e.ty == EventType::Deleted {
+                    st.timing.pods.remove(uid(&e.object.metadata));
+                } else {
+                    keys.insert(key_of(e.object.as_ref()));
+                }
+            }
+            while self.timers.first().is_some_and(|(t, ..)| due(now, *t)) {
+                if let Some((_, ns, name)) = self.timers.pop_first() {
+                    keys.insert((ns, name));
+                }
+            }
+            keys.iter().filter_map(|(ns, n)| st.pods.get(ns, n).cloned()).collect()
+        };
+        let mut nodes: HashMap<String, Option<NodeView>> = HashMap::new();
+        let mut on_live_nodes = 0;
+        for pod in &work {
+            let Some(node) = node_name(pod) else { continue };
+            if !nodes.contains_key(node) {
+                let view = st.nodes.get("", node).map(|n| node_view(n)).filter(|v| v.ready);
+                nodes.insert(node.to_string(), view);
+            }
+            let Some(view) = nodes.get(node).and_then(Option::as_ref) else { continue };
+            on_live_nodes += 1;
+            // Steady state: running, ready and not deleted; nothing to do.
+            if pod.metadata.deletion_timestamp.is_none() && phase(pod) == "Running" && is_ready(pod) {
+                continue;
+            }
+            if let Some(t) = self.sync_pod(st, pod, view) {
+                let (ns, name) = key_of(pod.as_ref());
+                self.timers.insert((t, ns, name));
+            }
+        }
+        // Forget pods that are gone or no longer on a live kubelet.
+        if full && st.timing.pods.len() > on_live_nodes {
+            let live: HashSet<&str> = work
+                .iter()
+                .filter(|p| node_name(p).and_then(|n| nodes.get(n)).is_some_and(Option::is_some))
+                .map(|p| uid(&p.metadata))
+                .collect();
+            st.timing.pods.retain(|u, _| live.contains(u.as_str()));
+        }
+        let wrote = self.gate.close(st, None);
+        earliest(wrote, self.timers.first().map(|t| t.0))
+    }
+}
+
+impl Kubelet {
+    /// Moves one pod along; returns when it next needs attention.
+    fn sync_pod(&mut self, st: &mut State, pod: &Arc<Pod>, node: &NodeView) -> Option<Timestamp> {
+        let now = st.now;
+        let pod_uid = uid(&pod.metadata).to_string();
+        let times = st.timing.pods.entry(pod_uid.clone()).or_default();
+        let bound_at = *times.bound_at.get_or_insert(now);
+        if pod.metadata.deletion_timestamp.is_some() {
+            return self.sync_terminating(st, pod, node);
+        }
+        if is_finished(pod) {
+            return None;
+        }
+        let never_ready = st.faults.pod_never_ready(pod);
+        let instant = st.timing.instant_start;
+        let times = st.timing.pods.entry(pod_uid).or_default();
+        let (stage, timer) = if phase(pod) == "Running" {
+            let running_at = *times.running_at.get_or_insert_with(|| started_at(pod).unwrap_or(now));
+            let ready_at = add(running_at, delay(pod, READY_DELAY, DEFAULT_READY));
+            if is_ready(pod) || instant || (!never_ready && due(now, ready_at)) {
+                (Stage::Running { ready: !never_ready || is_ready(pod) }, None)
+            } else {
+                (Stage::Running { ready: false }, (!never_ready).then_some(ready_at))
+            }
+        } else {
+            let start_at = add(bound_at, delay(pod, START_DELAY, DEFAULT_START));
+            if instant || due(now, start_at) {
+                times.running_at = Some(now);
+                let ready_at = add(now, delay(pod, READY_DELAY, DEFAULT_READY));
+                if !never_ready && (instant || due(now, ready_at)) {
+                    (Stage::Running { ready: true }, None)
+                } else {
+                    (Stage::Running { ready: false }, (!never_ready).then_some(ready_at))
+                }
+            } else {
+                (Stage::Starting, Some(start_at))
+            }
+        };
+        if stage == (Stage::Running { ready: true }) {
+            let times = st.timing.pods.entry(uid(&pod.metadata).to_string()).or_default();
+            times.ready_at.get_or_insert(now);
+        }
+        self.write(st, pod, node, stage, bound_at);
+        timer
+    }
+
+    fn sync_terminating(&mut self, st: &mut State, pod: &Arc<Pod>, node: &NodeView) -> Option<Timestamp> {
+        let now = st.now;
+        let deadline = pod.metadata.deletion_timestamp.as_ref().map_or(now, |t| t.0);
+        let grace = Duration::from_secs(pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0) as u64);
+        let started =
+            deadline.checked_sub(jiff::SignedDuration::try_from(grace).unwrap_or_default()).unwrap_or(deadline);
+        let stop_at = add(started, grace.min(delay(pod, TERMINATION_DELAY, DEFAULT_TERMINATION)));
+        let bound_at = st.timing.pods.get(uid(&pod.metadata)).and_then(|t| t.bound_at).unwrap_or(now);
+        if !due(now, stop_at) {
+            self.write(st, pod, node, Stage::Stopping, bound_at);
+            return Some(stop_at);
+        }
+        if st.faults.pod_stuck_terminating(pod) {
+            self.write(st, pod, node, Stage::Stopping, bound_at);
+            return None;
+        }
+        if pod.metadata.finalizers.as_ref().is_some_and(|f| !f.is_empty()) {
+            self.write(st, pod, node, Stage::Stopped, bound_at);
+            return None;
+        }
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        st.remove::<Pod>(&ns, &name);
+        st.timing.pods.remove(uid(&pod.metadata));
+        None
+    }
+
+    /// Renders the status for `stage` and writes it when it differs.
+    fn write(&mut self, st: &mut State, pod: &Pod, node: &NodeView, stage: Stage, bound_at: Timestamp) {
+        let now = st.now;
+        let mut next = pod.clone();
+        let no_spec = k8s_openapi::api::core::v1::PodSpec::default();
+        let spec = pod.spec.as_ref().unwrap_or(&no_spec);
+        let status = next.status.get_or_insert_with(Default::default);
+        if status.pod_ip.is_none() {
+            let ip = if spec.host_network == Some(true) { node.host_ip.clone() } else { Some(self.next_ip()) };
+            status.pod_ips = ip.clone().map(|ip| vec![PodIP { ip }]);
+            status.pod_ip = ip;
+        }
+        if status.host_ip.is_none() {
+            status.host_ip = node.host_ip.clone();
+            status.host_ips = node.host_ip.clone().map(|ip| vec![HostIP { ip }]);
+        }
+        status.start_time.get_or_insert(Time(bound_at));
+        let previous: Vec<ContainerStatus> = status.container_statuses.take().unwrap_or_default();
+        let pod_uid = uid(&pod.metadata).to_string();
+        let statuses: Vec<ContainerStatus> = spec
+            .containers
+            .iter()
+            .map(|c| {
+                let prev = previous.iter().find(|p| p.name == c.name);
+                let started_at = prev
+                    .and_then(|p| p.state.as_ref())
+                    .and_then(|s| s.running.as_ref().and_then(|r| r.started_at.clone()))
+                    .or_else(|| {
+                        prev.and_then(|p| p.state.as_ref())
+                            .and_then(|s| s.terminated.as_ref().and_then(|t| t.started_at.clone()))
+                    });
+                let image = c.image.clone().unwrap_or_default();
+                let id = format!("containerd://{}", hex_id(&format!("{pod_uid}/{}", c.name)));
+                let (state, ready, started) = match stage {
+                    Stage::Starting => (waiting(), false, false),
+                    Stage::Running { ready } => (
+                        ContainerState {
+                            running: Some(ContainerStateRunning { started_at: started_at.or(Some(Time(now))) }),
+                            ..Default::default()
+                        },
+                        ready,
+                        true,
+                    ),
+                    Stage::Stopping => match prev.and_then(|p| p.state.clone()) {
+                        Some(s) => (s, false, prev.and_then(|p| p.started).unwrap_or(false)),
+                        None => (waiting(), false, false),
+                    },
+                    Stage::Stopped => {
+                        let finished = prev
+                            .and_then(|p| p.state.as_ref())
+                            .and_then(|s| s.terminated.as_ref())
+                            .and_then(|t| t.finished_at.clone())
+                            .unwrap_or(Time(now));
+                        (
+                            ContainerState {
+                                terminated: Some(ContainerStateTerminated {
+                                    exit_code: 0,
+                                    reason: Some("Completed".into()),
+                                    started_at,
+                                    finished_at: Some(finished),
+                                    container_id: Some(id.clone()),
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            },
+                            false,
+                            false,
+                        )
+                    }
+                };
+                ContainerStatus {
+                    name: c.name.clone(),
+                    image: image.clone(),
+                    image_id: format!("{image}@sha256:{}", hex_id(&image)),
+                    container_id: (stage != Stage::Starting).then(|| id.clone()),
+                    ready,
+                    started: Some(started),
+                    restart_count: prev.map_or(0, |p| p.restart_count),
+                    state: Some(state),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        status.container_statuses = Some(statuses);
+        let ready = stage == (Stage::Running { ready: true });
+        match stage {
+            Stage::Starting => status.phase = Some("Pending".into()),
+            Stage::Running { .. } => status.phase = Some("Running".into()),
+            // The phase a deleted pod had is kept while it goes.
+            Stage::Stopping | Stage::Stopped => {}
+        }
+        let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+        let unready = format!("containers with unready status: [{}]", names.join(" "));
+        let has_scheduled = status.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled"));
+        let sandbox = if stage == Stage::Stopped { "False" } else { "True" };
+        set_pod_condition(&mut next, "PodReadyToStartContainers", sandbox, None, None, now);
+        set_pod_condition(&mut next, "Initialized", "True", None, None, now);
+        if ready {
+            set_pod_condition(&mut next, "Ready", "True", None, None, now);
+            set_pod_condition(&mut next, "ContainersReady", "True", None, None, now);
+        } else {
+            set_pod_condition(&mut next, "Ready", "False", Some("ContainersNotReady"), Some(&unready), now);
+            set_pod_condition(&mut next, "ContainersReady", "False", Some("ContainersNotReady"), Some(&unready), now);
+        }
+        if !has_scheduled {
+            set_pod_condition(&mut next, "PodScheduled", "True", None, None, now);
+        }
+        if next.status != pod.status {
+            st.put(next, EventType::Modified);
+        }
+    }
+
+    fn next_ip(&mut self) -> String {
+        self.ips += 1;
+        let n = self.ips;
+        format!("10.{}.{}.{}", 64 + ((n >> 16) & 63), (n >> 8) & 255, n & 255)
+    }
+}
+
+fn waiting() -> ContainerState {
+    ContainerState {
+        waiting: Some(ContainerStateWaiting { reason: Some("ContainerCreating".into()), message: None }),
+        ..Default::default()
+    }
+}
+
+/// When the containers started, from the status (a pod the kubelet has not seen start).
+fn started_at(pod: &Pod) -> Option<Timestamp> {
+    let status = pod.status.as_ref()?;
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|c| c.state.as_ref()?.running.as_ref()?.started_at.as_ref().map(|t| t.0))
+        .or_else(|| status.start_time.as_ref().map(|t| t.0))
+}
+
+/// A 64-hex-digit identifier derived from `seed` (container IDs, image digests).
+fn hex_id(seed: &str) -> String {
+    (0..4u8)
+        .map(|i| {
+            let mut bytes = seed.as_bytes().to_vec();
+            bytes.push(i);
+            format!("{:016x}", fnv64(&bytes))
+        })
+        .collect()
+}
