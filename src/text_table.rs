@@ -39,3 +39,9 @@ mod tests {
         assert_eq!(got, "  NODE     STATUS\n  blue-1   Ready\n  b        NotReady\n");
     }
 }
+
+/// A duration as `4m05s` (or `42s`).
+pub fn duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
+}

@@ -30,6 +30,14 @@ pub enum CliError {
     View(#[from] ViewError),
     #[error("writing output: {0}")]
     Output(std::io::Error),
+    #[error("no terminal to ask for confirmation: pass --yes to run unattended")]
+    NeedsYes,
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
 }
 
 impl CliError {
@@ -38,13 +46,17 @@ impl CliError {
             CliError::NotBuilt { .. }
             | CliError::Logging(_)
             | CliError::Scenario(_)
-            | CliError::DemoScenarioMissing { .. } => Exit::Usage,
+            | CliError::DemoScenarioMissing { .. }
+            | CliError::NeedsYes => Exit::Usage,
             CliError::Listen { .. }
             | CliError::WriteKubeconfig { .. }
             | CliError::Runtime(_)
             | CliError::Signals(_)
             | CliError::View(_)
-            | CliError::Output(_) => Exit::Failed,
+            | CliError::Output(_)
+            | CliError::Engine(_)
+            | CliError::Session(_)
+            | CliError::Kube(_) => Exit::Failed,
         }
     }
 }

@@ -15,7 +15,9 @@ const WEB: &str = "  - {kind: Deployment, name: web, namespace: shop, replicas: 
 async fn single_replica_min_available_one_pauses_by_default_and_never_breaks_the_budget() {
     let yaml = scenario(
         2,
-        &format!("{WEB}\n  - {{kind: Deployment, name: solo, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{min_available: 1}}}}"),
+        &format!(
+            "{WEB}\n  - {{kind: Deployment, name: solo, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{min_available: 1}}}}"
+        ),
         "",
     );
     let r = rig(&yaml);
@@ -42,14 +44,18 @@ async fn single_replica_min_available_one_pauses_by_default_and_never_breaks_the
 async fn quarantine_leaves_the_node_cordoned_goes_on_and_keeps_blue() {
     let yaml = scenario(
         2,
-        &format!("{WEB}\n  - {{kind: Deployment, name: solo, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"),
+        &format!(
+            "{WEB}\n  - {{kind: Deployment, name: solo, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"
+        ),
         "",
     );
     let r = rig(&yaml);
     let mut p = policy();
     p.escalation = Escalation::Quarantine;
     let out = r.upgrade(&p).await;
-    let Outcome::Blocked { reason, .. } = out else { panic!("blue must not be deleted while a quarantined node holds workloads: {out:?}") };
+    let Outcome::Blocked { reason, .. } = out else {
+        panic!("blue must not be deleted while a quarantined node holds workloads: {out:?}")
+    };
     assert!(reason.contains("quarantined"), "{reason}");
     let st = r.session("reader").engine.store.load().await.unwrap().unwrap().checkpoint;
     assert_eq!(st.phase, Phase::DeletingBlue);
@@ -64,7 +70,9 @@ async fn quarantine_leaves_the_node_cordoned_goes_on_and_keeps_blue() {
 async fn max_unavailable_zero_and_overlapping_pdbs_are_blockers_with_the_servers_words() {
     let yaml = scenario(
         2,
-        &format!("{WEB}\n  - {{kind: Deployment, name: frozen, namespace: shop, replicas: 2, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"),
+        &format!(
+            "{WEB}\n  - {{kind: Deployment, name: frozen, namespace: shop, replicas: 2, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"
+        ),
         "pdbs:\n  - {name: web-extra, namespace: shop, selector: {app: web}, min_available: 1}\n",
     );
     let r = rig(&yaml);
@@ -92,7 +100,10 @@ async fn no_room_on_green_stops_the_batch_with_the_schedulers_reason() {
     let started = tokio::time::Instant::now();
     let out = r.upgrade(&policy()).await;
     let Outcome::Blocked { blockers, .. } = out else { panic!("{out:?}") };
-    assert!(blockers.iter().any(|b| b.reason.contains("cannot be scheduled") && b.reason.contains("nodes are available")), "{blockers:?}");
+    assert!(
+        blockers.iter().any(|b| b.reason.contains("cannot be scheduled") && b.reason.contains("nodes are available")),
+        "{blockers:?}"
+    );
     // It stopped long before the 600 s drain timeout.
     assert!(started.elapsed() < Duration::from_secs(400), "{:?}", started.elapsed());
     r.assert_safe();
@@ -100,11 +111,7 @@ async fn no_room_on_green_stops_the_batch_with_the_schedulers_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn pod_stuck_terminating_is_reported_after_the_drain_timeout() {
-    let yaml = scenario(
-        2,
-        WEB,
-        "faults:\n  pods_stuck_terminating: [{namespace: shop, selector: \"app=web\"}]\n",
-    );
+    let yaml = scenario(2, WEB, "faults:\n  pods_stuck_terminating: [{namespace: shop, selector: \"app=web\"}]\n");
     let r = rig(&yaml);
     let mut p = policy();
     p.drain_timeout = Duration::from_secs(120);

@@ -55,7 +55,8 @@ async fn max_unavailable_one_serialises_evictions_of_pods_on_one_node() {
     let worst = &rec["pdbs"]["shop/web"];
     assert!(worst.is_object(), "the recorder tracked the PDB: {rec}");
     // The worst moment kept the 4 healthy pods the budget requires.
-    let margin = worst["worst"]["current_healthy"].as_i64().unwrap() - worst["worst"]["desired_healthy"].as_i64().unwrap();
+    let margin =
+        worst["worst"]["current_healthy"].as_i64().unwrap() - worst["worst"]["desired_healthy"].as_i64().unwrap();
     assert!(margin >= 0, "{worst}");
 }
 

@@ -119,14 +119,22 @@ impl Rig {
         let nodes: Vec<String> = st
             .nodes
             .iter()
-            .filter(|n| n.metadata.labels.as_ref().and_then(|l| l.get("kubesim.io/pool")).map(String::as_str) == Some(pool))
+            .filter(|n| {
+                n.metadata.labels.as_ref().and_then(|l| l.get("kubesim.io/pool")).map(String::as_str) == Some(pool)
+            })
             .filter_map(|n| n.metadata.name.clone())
             .collect();
         st.pods
             .iter()
             .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some_and(|n| nodes.contains(n)))
             .filter(|p| kubesim::store::kinds::is_workload_pod(p))
-            .map(|p| format!("{}/{}", p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone().unwrap_or_default()))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.clone().unwrap_or_default(),
+                    p.metadata.name.clone().unwrap_or_default()
+                )
+            })
             .collect()
     }
 

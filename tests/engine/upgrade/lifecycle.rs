@@ -122,7 +122,11 @@ async fn crash_then_resume(at: impl Fn(&StepPoint) -> bool + Send + Sync + 'stat
     let out = r.session("rescuer").engine.resume().await.unwrap();
     assert!(matches!(out, Outcome::Done(_)), "after crash at {crashed_at}: {out:?}");
     assert_eq!(r.pools(), vec!["blue-v1-31-4".to_string()], "one green pool, blue deleted (crash at {crashed_at})");
-    assert_eq!(r.evicted_events(), MOVABLE, "no pod evicted twice, no finished batch re-drained (crash at {crashed_at})");
+    assert_eq!(
+        r.evicted_events(),
+        MOVABLE,
+        "no pod evicted twice, no finished batch re-drained (crash at {crashed_at})"
+    );
     assert_eq!(r.workload_pods_on("blue-v1-31-4").len(), MOVABLE);
     r.assert_safe();
     Some(crashed_at)
