@@ -31,5 +31,5 @@ pub use sim::{SimOptions, Simulator};
 
 /// The standard components, in the order they run within a pass.
 pub fn components() -> Vec<Box<dyn controllers::Reconciler>> {
-    Vec::new()
+    vec![Box::new(cloud::CloudController)]
 }

@@ -57,9 +57,7 @@ async fn dispatch_kind<K: Kind>(ctx: &Ctx<'_>, method: &Method, rp: &ResourcePat
         (Some(name), Some("eviction"), &Method::POST) if K::KIND == "Pod" => super::eviction::handle(ctx, ns, name),
         (Some(name), Some("binding"), &Method::POST) if K::KIND == "Pod" => bind(ctx, ns, name),
         (_, Some(_), _) => Err(ApiError::new(404, "NotFound", "the server could not find the requested resource")),
-        _ => Err(ApiError::method_not_allowed(format!(
-            "the server does not allow this method on the requested resource"
-        ))),
+        _ => Err(ApiError::method_not_allowed("the server does not allow this method on the requested resource")),
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Timing {
     pub pods: HashMap<String, PodTimes>,
     /// While set (scenario loading), the kubelet starts bound pods at once: Running and Ready, no delays.
     pub instant_start: bool,
+    /// Default delays (the scenario's `timings`): pool provisioning, node readiness, pod start/ready/
+    /// termination, PDB sync. Pod annotations override the pod ones.
+    pub delays: crate::scenario::Timings,
 }
 
 #[derive(Debug, Default, Clone)]
