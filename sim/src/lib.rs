@@ -40,6 +40,7 @@ pub fn components() -> Vec<Box<dyn controllers::Reconciler>> {
         Box::new(statefulset::StatefulSetController::new()),
         Box::new(daemonset::DaemonSetController::new()),
         Box::new(gc::GarbageCollector::new()),
+        Box::new(cloud::CloudController),
         Box::new(scheduler::Scheduler::new()),
         Box::new(kubelet::Kubelet::new()),
         Box::new(disruption::Disruption::new()),

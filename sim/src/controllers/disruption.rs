@@ -211,7 +211,8 @@ impl Disruption {
         self.rechecks.remove(&key);
         let generation = pdb.metadata.generation;
         let observed = pdb.status.as_ref().and_then(|s| s.observed_generation);
-        let delay = st.timing.pdb_sync_delay;
+        // While a scenario loads, the cluster settles as if it had been running for a while: no lag.
+        let delay = if st.timing.instant_start { std::time::Duration::ZERO } else { st.timing.pdb_sync_delay };
         if observed < generation && !delay.is_zero() {
             let since = match self.behind.get(&key) {
                 Some((g, t)) if *g == generation => *t,

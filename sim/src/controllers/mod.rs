@@ -48,6 +48,9 @@ pub struct Timing {
     /// How long the disruption controller takes to observe a created or edited PodDisruptionBudget
     /// (default 0; tests use it to see `observedGeneration` behind `generation`).
     pub pdb_sync_delay: Duration,
+    /// Default delays (the scenario's `timings`): pool provisioning, node readiness, pod start/ready/
+    /// termination, PDB sync. Pod annotations override the pod ones.
+    pub delays: crate::scenario::Timings,
 }
 
 #[derive(Debug, Default, Clone)]

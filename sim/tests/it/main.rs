@@ -1,8 +1,11 @@
 //! kubesim integration tests, one binary (modules per area) to keep link time down.
 
 mod api;
+mod cloud;
 mod controllers;
+mod faults;
 mod pdb_fixture;
 mod recorder;
+mod scenario;
 mod semantics;
 mod support;
