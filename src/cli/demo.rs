@@ -67,11 +67,13 @@ pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
         progress,
         &holder_identity(),
     );
+    let view = crate::cluster_view::ClusterView::fetch(&client, &scenario.name).await?;
+    super::write_stdout(format!("{}\n", view.render()).as_bytes())?;
     let policy = demo_policy();
     let plan = session.plan(&TargetPolicy::NextMinor { maturity: DEFAULT_MATURITY }, &policy).await?;
     let mut out = String::new();
     out.push_str(&format!(
-        "poolshift demo: simulated cluster {:?} (clock x{DEMO_SPEED})\n\nplan: pool {} {} -> {} ({}); green pool {}\n",
+        "poolshift demo on simulated cluster {:?} (clock x{DEMO_SPEED})\n\nplan: pool {} {} -> {} ({}); green pool {}\n",
         scenario.name, plan.pool, plan.blue.version, plan.target.version, plan.target.reason, plan.green.name
     ));
     out.push_str(&format!(

@@ -127,15 +127,27 @@ fn demo_with_a_missing_scenario_names_it() {
     assert!(stderr(&o).contains("no/such/scenario.yaml"), "{}", stderr(&o));
 }
 
-/// Needs the scenario loader and `scenarios/demo.yaml`.
+/// The whole demo: the cluster, the plan, the upgrade with its blocker reported and resolved, the summary.
 #[test]
-fn demo_prints_the_simulated_cluster() {
+fn demo_runs_the_whole_upgrade_without_breaking_a_budget() {
     let o = poolshift().args(["demo", "--yes"]).output().unwrap();
     let out = stdout(&o);
-    assert_eq!(o.status.code(), Some(0), "stderr:\n{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "stderr:\n{}\nstdout:\n{out}", stderr(&o));
     assert!(out.starts_with("Cluster "), "{out}");
-    assert!(out.contains("\nPool "), "nodes are listed per pool:\n{out}");
-    assert!(out.contains("Running"), "pods are counted by phase:\n{out}");
-    assert!(out.contains("PodDisruptionBudgets\n"), "PDBs are listed:\n{out}");
     assert!(out.contains("0 (blocks evictions)"), "the demo has a blocking PDB:\n{out}");
+    assert!(out.contains("plan: pool blue 1.30.8 -> 1.31.4"), "{out}");
+    assert!(out.contains("PDB finance/legacy-reporting"), "the blocker names its PDB:\n{out}");
+    assert!(out.contains("phase: Done"), "{out}");
+    assert!(out.contains("blue pool blue deleted"), "{out}");
+    for line in ["PDB violations:            0", "lost pods:                 0", "nodes deleted with pods:   0"] {
+        assert!(out.contains(line), "missing {line:?}:\n{out}");
+    }
+    assert!(out.contains("pods moved:                147"), "{out}");
+}
+
+#[test]
+fn demo_without_a_terminal_needs_yes_and_changes_nothing() {
+    let o = poolshift().args(["demo"]).stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
 }
