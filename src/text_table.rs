@@ -30,6 +30,12 @@ pub fn render(indent: &str, header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A duration as `4m05s` (or `42s`).
+pub fn duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -38,10 +44,4 @@ mod tests {
         let got = super::render("  ", &["NODE", "STATUS"], &rows);
         assert_eq!(got, "  NODE     STATUS\n  blue-1   Ready\n  b        NotReady\n");
     }
-}
-
-/// A duration as `4m05s` (or `42s`).
-pub fn duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
 }

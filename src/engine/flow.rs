@@ -277,6 +277,7 @@ impl Engine {
                     )
                     .await?));
             }
+            self.lock.renew(&self.holder).await?;
             self.poll_requests(st).await?;
             if self.stop_requested(st) {
                 return Ok(Ok(false));
@@ -557,7 +558,10 @@ impl Engine {
                         .block(st, format!("deleting blue pool {pool} failed: {:?}", s.state), Vec::new())
                         .await?));
                 }
-                Some(_) => self.clock.sleep(self.tick).await,
+                Some(_) => {
+                    self.clock.sleep(self.tick).await;
+                    self.lock.renew(&self.holder).await?;
+                }
             }
         }
         self.reporter.event(&Event::BlueDeleted { pool });

@@ -90,7 +90,10 @@ impl Engine {
                                 let reason = format!("rollback: deleting green pool {green} failed: {:?}", s.state);
                                 return Ok(Err(self.block(st, reason, Vec::new()).await?));
                             }
-                            Some(_) => self.clock.sleep(self.tick).await,
+                            Some(_) => {
+                                self.clock.sleep(self.tick).await;
+                                self.lock.renew(&self.holder).await?;
+                            }
                         }
                     }
                     st.checkpoint.green.created = false;

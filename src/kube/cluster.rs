@@ -18,6 +18,7 @@ use tokio::sync::OnceCell;
 use super::RUN_LABEL;
 use super::cache::LiveCache;
 use super::errors::cluster_error;
+use super::retry::transient;
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo, SNAPSHOT_SCHEMA, Snapshot, resolve_workloads, scale_entries};
 use crate::ports::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 
@@ -59,7 +60,7 @@ impl KubeCluster {
             let mut items = Vec::new();
             let mut lp = ListParams::default().limit(self.page_size);
             loop {
-                match api.list(&lp).await {
+                match transient("listing", || api.list(&lp)).await {
                     Ok(page) => {
                         items.extend(page.items);
                         match page.metadata.continue_.filter(|c| !c.is_empty()) {
@@ -202,7 +203,9 @@ impl Cluster for KubeCluster {
             json!({"metadata": {"labels": {RUN_LABEL: null}}, "spec": {"unschedulable": null}})
         };
         let op = if cordon { "cordon" } else { "uncordon" };
-        api.patch(node, &PatchParams::default(), &Patch::Strategic(patch))
+        let patch = Patch::Strategic(patch);
+        let ppatch = PatchParams::default();
+        transient(op, || api.patch(node, &ppatch, &patch))
             .await
             .map_err(|e| cluster_error(op, &format!("node {node}"), e))?;
         Ok(())
@@ -219,7 +222,7 @@ impl Cluster for KubeCluster {
             preconditions: Some(Preconditions { uid: Some(pod.uid.clone()), resource_version: None }),
             ..Default::default()
         };
-        match api.delete(&pod.name, &dp).await {
+        match transient("deleting a pod", || api.delete(&pod.name, &dp)).await {
             Ok(_) => Ok(()),
             // Already gone, or the name now belongs to another pod: the pod we meant is not there any more.
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),

@@ -9,6 +9,7 @@ use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
 
 use super::errors::{api_code, describe};
+use super::retry::transient;
 use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
 use crate::model::checkpoint::Checkpoint;
 use crate::ports::{CheckpointStore, StoreError, Stored};
@@ -62,7 +63,8 @@ impl ConfigMapStore {
     }
 
     async fn get(&self) -> Result<Option<ConfigMap>, StoreError> {
-        self.api().get_opt(&self.name).await.map_err(|e| self.io("reading", &e))
+        let api = self.api();
+        transient("reading the checkpoint", || api.get_opt(&self.name)).await.map_err(|e| self.io("reading", &e))
     }
 
     /// The checkpoint inside a ConfigMap, schema-checked.
@@ -75,7 +77,7 @@ impl ConfigMapStore {
 
     async fn ensure_namespace(&self) -> Result<(), StoreError> {
         if !self.namespace_ready.load(Ordering::Relaxed) {
-            ensure_namespace(&self.client, &self.namespace)
+            transient("creating the checkpoint namespace", || ensure_namespace(&self.client, &self.namespace))
                 .await
                 .map_err(|e| self.io(&format!("creating namespace {}", self.namespace), &e))?;
             self.namespace_ready.store(true, Ordering::Relaxed);
@@ -142,9 +144,15 @@ impl CheckpointStore for ConfigMapStore {
         let written = match expected {
             None => {
                 self.ensure_namespace().await?;
-                api.create(&PostParams::default(), &self.object(cp, None)?).await
+                let obj = self.object(cp, None)?;
+                let pp = PostParams::default();
+                transient("writing the checkpoint", || api.create(&pp, &obj)).await
             }
-            Some(rv) => api.replace(&self.name, &PostParams::default(), &self.object(cp, Some(rv))?).await,
+            Some(rv) => {
+                let obj = self.object(cp, Some(rv))?;
+                let pp = PostParams::default();
+                transient("writing the checkpoint", || api.replace(&self.name, &pp, &obj)).await
+            }
         };
         match written {
             Ok(cm) => Ok(cm.metadata.resource_version.unwrap_or_default()),
@@ -157,7 +165,9 @@ impl CheckpointStore for ConfigMapStore {
     }
 
     async fn delete(&self) -> Result<(), StoreError> {
-        match self.api().delete(&self.name, &DeleteParams::default()).await {
+        let api = self.api();
+        let dparams = DeleteParams::default();
+        match transient("deleting the checkpoint", || api.delete(&self.name, &dparams)).await {
             Ok(_) => Ok(()),
             Err(e) if api_code(&e) == Some(404) => Ok(()),
             Err(e) => Err(self.io("deleting", &e)),

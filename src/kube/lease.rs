@@ -14,6 +14,7 @@ use kube::api::PostParams;
 use kube::{Api, Client};
 
 use super::errors::{api_code, describe};
+use super::retry::transient;
 use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
 use crate::ports::{Clock, Lock, LockError};
 
@@ -92,22 +93,30 @@ impl LeaseLock {
     {
         let api = self.api();
         for _ in 0..MAX_ROUNDS {
-            let current = api.get_opt(&self.name).await.map_err(|e| self.api_err("reading", &e))?;
+            let current = transient("reading the lease", || api.get_opt(&self.name))
+                .await
+                .map_err(|e| self.api_err("reading", &e))?;
             let existed = current.is_some();
             let lease = match decide(current)? {
                 Decision::Done => return Ok(()),
                 Decision::Write(lease) => *lease,
             };
             let written = if existed {
-                api.replace(&self.name, &PostParams::default(), &lease).await
+                {
+                    let pp = PostParams::default();
+                    transient("writing the lease", || api.replace(&self.name, &pp, &lease)).await
+                }
             } else {
                 if !self.namespace_ready.load(Ordering::Relaxed) {
-                    ensure_namespace(&self.client, &self.namespace)
+                    transient("creating the lease namespace", || ensure_namespace(&self.client, &self.namespace))
                         .await
                         .map_err(|e| self.api_err(&format!("creating namespace {} for", self.namespace), &e))?;
                     self.namespace_ready.store(true, Ordering::Relaxed);
                 }
-                api.create(&PostParams::default(), &lease).await
+                {
+                    let pp = PostParams::default();
+                    transient("creating the lease", || api.create(&pp, &lease)).await
+                }
             };
             match written {
                 Ok(_) => return Ok(()),

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod configmap_store;
 mod errors;
 pub mod lease;
+pub mod retry;
 
 pub use cache::LiveCache;
 pub use cluster::{KubeCluster, classify_eviction};

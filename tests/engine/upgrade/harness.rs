@@ -100,12 +100,18 @@ impl Rig {
 
     /// The invariants every test checks.
     pub fn assert_safe(&self) {
+        self.assert_safe_evicting_from(&["blue"]);
+    }
+
+    /// The invariants, with evictions allowed from `pools` (a rollback drains green too).
+    pub fn assert_safe_evicting_from(&self, pools: &[&str]) {
         let r = self.recorder();
         assert_eq!(r.pdb_violations, 0, "PDB violations: {r:?}");
         assert_eq!(r.lost_pods, 0, "lost pods: {r:?}");
         assert_eq!(r.nodes_deleted_with_pods, 0, "nodes deleted with pods: {r:?}");
-        let outside: u64 = r.evictions_by_pool.iter().filter(|(p, _)| p.as_str() != "blue").map(|(_, n)| n).sum();
-        assert_eq!(outside, 0, "evictions outside the blue pool: {r:?}");
+        let outside: u64 =
+            r.evictions_by_pool.iter().filter(|(p, _)| !pools.contains(&p.as_str())).map(|(_, n)| n).sum();
+        assert_eq!(outside, 0, "evictions outside {pools:?}: {r:?}");
     }
 
     pub fn pools(&self) -> Vec<String> {

@@ -78,7 +78,7 @@ async fn rollback_from_mid_drain_restores_blue() {
         assert_ne!(n.spec.and_then(|s| s.unschedulable), Some(true), "blue node left cordoned");
     }
     assert_eq!(provider.describe_pool("blue").await.unwrap().autoscaling, prior, "autoscaling restored exactly");
-    r.assert_safe();
+    r.assert_safe_evicting_from(&["blue", "blue-v1-31-4"]);
 }
 
 #[tokio::test(start_paused = true)]
