@@ -4,6 +4,8 @@
 //! The trait is deliberately narrow and idempotent: every call can be retried after a crash, `create_pool`
 //! finds a pool it already created (same deterministic name), `delete_pool` of a missing pool succeeds.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod types;
 
