@@ -231,10 +231,11 @@ pub fn message(np: &NodePool) -> Option<String> {
 pub fn state(np: &NodePool) -> PoolState {
     let reason = || message(np).unwrap_or_else(|| "ERROR".into());
     match np.status {
-        NpStatus::Running => PoolState::Ready,
+        // RUNNING_WITH_ERROR: created and partly usable (a zone may have failed); GKE's message goes with the
+        // status, and the engine's own gate, enough Ready nodes in Kubernetes, decides whether to go on.
+        NpStatus::Running | NpStatus::RunningWithError => PoolState::Ready,
         NpStatus::Provisioning => PoolState::Creating,
-        // Nodes run, some with errors (GKE's message says which): usable, still being repaired.
-        NpStatus::RunningWithError | NpStatus::Reconciling => PoolState::Updating,
+        NpStatus::Reconciling => PoolState::Updating,
         NpStatus::Stopping => PoolState::Deleting,
         NpStatus::Error => PoolState::Failed { reason: reason() },
         _ => PoolState::Creating,
@@ -247,4 +248,66 @@ pub fn status(np: &NodePool) -> PoolStatus {
         _ => 0,
     };
     PoolStatus { name: np.name.clone(), version: np.version.clone(), state: state(np), nodes, message: message(np) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_container_v1::model::{NodeManagement, StatusCondition};
+
+    fn pool(zones: usize, initial: i32) -> NodePool {
+        let mut np = NodePool::new().set_name("p").set_version("1.30.8-gke.1");
+        np.locations = (0..zones).map(|i| format!("z{i}")).collect();
+        np.initial_node_count = initial;
+        np
+    }
+
+    #[test]
+    fn total_counts_are_whole_pool_sizes_and_restore_exactly() {
+        let mut np = pool(3, 2);
+        let mut a = NodePoolAutoscaling::new().set_enabled(true);
+        a.total_min_node_count = 4;
+        a.total_max_node_count = 12;
+        a.location_policy = LocationPolicy::Any;
+        np.autoscaling = Some(a.clone());
+        np.management = Some(NodeManagement::new().set_auto_repair(true));
+        let s = autoscaling(&np);
+        assert_eq!(s.size, PoolSize { min: 4, max: 12, desired: 6 });
+        assert_eq!(s.extra.get(EXTRA_LOCATION_POLICY).map(String::as_str), Some("ANY"));
+        assert_eq!(prior_auto_upgrade(&s), Some(false));
+        assert_eq!(autoscaling_from(&s), a);
+    }
+
+    #[test]
+    fn settings_from_elsewhere_become_total_counts() {
+        let s = AutoscalingSettings {
+            enabled: true,
+            size: PoolSize { min: 2, max: 9, desired: 3 },
+            extra: BTreeMap::new(),
+        };
+        let a = autoscaling_from(&s);
+        assert!(a.enabled);
+        assert_eq!((a.min_node_count, a.total_min_node_count, a.total_max_node_count), (0, 2, 9));
+        assert_eq!(prior_auto_upgrade(&s), None);
+    }
+
+    #[test]
+    fn pool_states_and_messages() {
+        let mut np = pool(1, 3);
+        np.status = NpStatus::RunningWithError;
+        np.conditions = vec![StatusCondition::new().set_message("europe-west1-c: ZONE_RESOURCE_POOL_EXHAUSTED")];
+        let s = status(&np);
+        assert_eq!((s.state, s.nodes), (PoolState::Ready, 3));
+        assert_eq!(s.message.as_deref(), Some("europe-west1-c: ZONE_RESOURCE_POOL_EXHAUSTED"));
+        np.status = NpStatus::Error;
+        assert_eq!(state(&np), PoolState::Failed { reason: "europe-west1-c: ZONE_RESOURCE_POOL_EXHAUSTED".into() });
+        np.conditions.clear();
+        assert_eq!(state(&np), PoolState::Failed { reason: "ERROR".into() });
+        np.status = NpStatus::Stopping;
+        assert_eq!(status(&np).state, PoolState::Deleting);
+        np.status = NpStatus::Provisioning;
+        assert_eq!((status(&np).state, status(&np).nodes), (PoolState::Creating, 0));
+        np.status = NpStatus::Reconciling;
+        assert_eq!(state(&np), PoolState::Updating);
+    }
 }

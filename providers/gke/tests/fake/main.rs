@@ -5,4 +5,5 @@ mod conformance;
 mod errors;
 mod gke;
 mod requests;
+mod settings;
 mod support;
