@@ -170,7 +170,11 @@ impl GkeProvider {
         };
         let state = np.status.name().unwrap_or("UNKNOWN");
         match self.delete_and_follow(name).await {
-            Ok(_) => format!("the node pool {name} it left ({state}) was deleted"),
+            Ok(Some(Followed::Done)) => format!("the node pool {name} it left ({state}) was deleted"),
+            Ok(Some(Followed::StillRunning(op))) => {
+                format!("the node pool {name} it left ({state}) is being deleted (operation {op})")
+            }
+            Ok(None) => format!("GKE removed the node pool {name}"),
             Err(e) => format!(
                 "node pool {name} exists ({state}) and could not be deleted ({}): delete it with `gcloud container \
                  node-pools delete {name} --cluster {} --location {} --project {}`",
