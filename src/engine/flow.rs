@@ -186,6 +186,14 @@ impl Engine {
             })
             .await?;
         let status = match existing {
+            // Adopt our own pool from an interrupted attempt, but never a same-named pool at another version.
+            Some(s) if s.version.parse::<Version>().ok() != spec.version.parse::<Version>().ok() => {
+                let reason = format!(
+                    "a pool named {name} already exists at version {}, not {}: delete or rename it, then `poolshift resume`",
+                    s.version, spec.version
+                );
+                return Ok(Err(self.block(st, reason, Vec::new()).await?));
+            }
             Some(s) => s,
             None => {
                 let s = spec.clone();
