@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod cluster_view;
+pub mod config;
 pub mod engine;
 pub mod exit;
 pub mod kube;

@@ -105,9 +105,12 @@ pub struct TargetArgs {
     /// The pool to upgrade (default: the only pool of the configuration).
     #[arg(long, value_name = "NAME", env = "POOLSHIFT_POOL")]
     pub pool: Option<String>,
-    /// Target version: latest-patch, next-minor, or an exact X.Y.Z.
+    /// Target version: latest-patch, next-minor, or an exact X.Y.Z (default: the pool's `to` in the file).
     #[arg(long, value_name = "TARGET", env = "POOLSHIFT_TO")]
     pub to: Option<Target>,
+    /// Keep the checkpoint in this local file instead of the configured store (`{pool}` is the pool's name).
+    #[arg(long, value_name = "FILE", env = "POOLSHIFT_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -129,11 +132,22 @@ pub struct UpgradeArgs {
     /// Run unattended: no confirmation prompts.
     #[arg(short, long)]
     pub yes: bool,
+    /// Allow the `force` escalation for this run: pods still stuck at the drain timeout are deleted,
+    /// bypassing their PodDisruptionBudget (only where the pool's `escalation` is `force`).
+    #[arg(long, env = "POOLSHIFT_FORCE")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// kubeconfig context to look at (repeat for several clusters; default: the current context).
+    /// Cluster configuration file: its pools are shown.
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Read checkpoints from this local file instead of the configured store (`{pool}` is the pool's name).
+    #[arg(long, value_name = "FILE", env = "POOLSHIFT_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+    /// kubeconfig context to look at (repeat for several clusters; default: the file's context, or the
+    /// current one).
     #[arg(long = "context", value_name = "CTX")]
     pub contexts: Vec<String>,
     /// Output format.
@@ -143,13 +157,22 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct PoolArgs {
-    /// The pool whose run this applies to (default: the only run in progress).
+    /// Cluster configuration file.
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The pool whose run this applies to (default: the only pool, or the only one with a run in progress).
     #[arg(long, value_name = "NAME", env = "POOLSHIFT_POOL")]
     pub pool: Option<String>,
+    /// The checkpoint is in this local file instead of the configured store (`{pool}` is the pool's name).
+    #[arg(long, value_name = "FILE", env = "POOLSHIFT_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
+    /// Cluster configuration file (for its kubeconfig context; default: the current context).
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG")]
+    pub config: Option<PathBuf>,
     /// File to write the snapshot to.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,

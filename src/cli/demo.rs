@@ -7,7 +7,6 @@
 //! poolshift reports it and stops rather than break the budget; the demo then plays the operator: it
 //! applies the usual fix (a second replica, so the budget has room) and resumes.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,7 +87,7 @@ pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
     }
     out.push('\n');
     super::write_stdout(out.as_bytes())?;
-    if !args.yes && !confirm("Run the upgrade on the simulated cluster?")? {
+    if !args.yes && !super::prompt::confirm("Run the upgrade on the simulated cluster?")? {
         super::write_stdout(b"Nothing changed.\n")?;
         return Ok(Exit::Done);
     }
@@ -124,17 +123,6 @@ pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
         Outcome::Blocked { .. } => Exit::Blocked,
         Outcome::Failed(_) => Exit::Failed,
     })
-}
-
-fn confirm(question: &str) -> Result<bool, CliError> {
-    if !std::io::stdin().is_terminal() {
-        // No one to ask: a job must say --yes.
-        return Err(CliError::NeedsYes);
-    }
-    super::write_stdout(format!("{question} [y/N] ").as_bytes())?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(CliError::Output)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// For blocked single-replica Deployments, the usual remedy: a second replica. Returns what was scaled.

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use kubesim::scenario::ScenarioError;
 
 use crate::cluster_view::ViewError;
+use crate::engine::EngineError;
 use crate::exit::Exit;
 use crate::logging::LoggingError;
+use crate::ports::LockError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("`{command}` is not available in this build of poolshift yet")]
-    NotBuilt { command: &'static str },
     #[error(transparent)]
     Logging(#[from] LoggingError),
     #[error(transparent)]
@@ -38,16 +38,51 @@ pub enum CliError {
     Session(#[from] crate::session::SessionError),
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("kubeconfig: {0}")]
+    KubeConfig(String),
+    #[error(transparent)]
+    Provider(#[from] super::provider::ProviderBuildError),
+    #[error("reading the simulator's clock (GET /sim/v1/clock): {0}")]
+    SimClock(String),
+    #[error(transparent)]
+    Store(#[from] crate::ports::StoreError),
+    #[error(transparent)]
+    Cluster(#[from] crate::ports::ClusterError),
+    #[error(
+        "pool {pool} has an unfinished run {run} ({status} at phase {phase}): `poolshift resume {args}` continues it, `poolshift rollback {args}` undoes it, `poolshift abort {args}` ends it as it is"
+    )]
+    Unfinished { pool: String, run: String, phase: String, status: String, args: String },
+    #[error("no run to {action} for pool {pool}: no checkpoint at {location}")]
+    NoRun { action: &'static str, pool: String, location: String },
+    #[error("`{option}` is not available in this build of poolshift yet")]
+    NotBuiltOption { option: &'static str },
+    #[error("cannot write {}: {source}", .path.display())]
+    WriteFile { path: PathBuf, source: std::io::Error },
 }
 
 impl CliError {
     pub fn exit(&self) -> Exit {
         match self {
-            CliError::NotBuilt { .. }
-            | CliError::Logging(_)
+            CliError::Logging(_)
             | CliError::Scenario(_)
             | CliError::DemoScenarioMissing { .. }
-            | CliError::NeedsYes => Exit::Usage,
+            | CliError::NeedsYes
+            | CliError::Config(_)
+            | CliError::KubeConfig(_)
+            | CliError::Provider(_)
+            | CliError::Unfinished { .. }
+            | CliError::NoRun { .. }
+            | CliError::NotBuiltOption { .. } => Exit::Usage,
+            // Refusals that changed nothing: another agent holds the pool, or the run is not in a state for this.
+            CliError::Engine(
+                EngineError::Lock(LockError::Held { .. })
+                | EngineError::InProgress { .. }
+                | EngineError::NoRun { .. }
+                | EngineError::Finished { .. }
+                | EngineError::TooLateToRollBack { .. },
+            ) => Exit::Usage,
             CliError::Listen { .. }
             | CliError::WriteKubeconfig { .. }
             | CliError::Runtime(_)
@@ -56,7 +91,11 @@ impl CliError {
             | CliError::Output(_)
             | CliError::Engine(_)
             | CliError::Session(_)
-            | CliError::Kube(_) => Exit::Failed,
+            | CliError::Kube(_)
+            | CliError::SimClock(_)
+            | CliError::Store(_)
+            | CliError::Cluster(_)
+            | CliError::WriteFile { .. } => Exit::Failed,
         }
     }
 }

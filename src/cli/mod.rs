@@ -1,13 +1,25 @@
 //! The `poolshift` command line: argument definitions in `args`, one module per command.
 
+mod abort;
 pub mod args;
 mod completions;
+mod connect;
 mod demo;
 pub mod error;
 mod man;
+mod outcome;
+mod pause;
+mod plan;
 mod progress;
+mod prompt;
+pub mod provider;
+mod resume;
+mod rollback;
 mod scenario;
 mod sim_serve;
+mod snapshot;
+mod status;
+mod upgrade;
 
 use std::process::ExitCode;
 
@@ -55,16 +67,16 @@ pub fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Sim(sim) => match sim.command {
             args::SimCommand::Serve(args) => runtime()?.block_on(sim_serve::run(&args)),
         },
+        Command::Plan(args) => runtime()?.block_on(plan::run(&args)),
+        Command::Upgrade(args) => runtime()?.block_on(upgrade::run(&args)),
+        Command::Status(args) => runtime()?.block_on(status::run(&args)),
+        Command::Pause(args) => runtime()?.block_on(pause::run(&args)),
+        Command::Resume(args) => runtime()?.block_on(resume::run(&args)),
+        Command::Rollback(args) => runtime()?.block_on(rollback::run(&args)),
+        Command::Abort(args) => runtime()?.block_on(abort::run(&args)),
+        Command::Snapshot(args) => runtime()?.block_on(snapshot::run(&args)),
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
-        other @ (Command::Plan(_)
-        | Command::Upgrade(_)
-        | Command::Status(_)
-        | Command::Pause(_)
-        | Command::Resume(_)
-        | Command::Rollback(_)
-        | Command::Abort(_)
-        | Command::Snapshot(_)) => Err(CliError::NotBuilt { command: other.name() }),
     }
 }
 

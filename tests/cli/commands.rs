@@ -1,4 +1,4 @@
-//! The command line itself: help, usage errors, unbuilt commands, completions, man page, the demo.
+//! The command line itself: help, usage errors, completions, man page, the demo.
 
 use crate::support::{poolshift, run, stderr, stdout};
 
@@ -40,28 +40,6 @@ fn sim_help_lists_serve() {
     let o = run(&["sim", "--help"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("serve"), "{}", stdout(&o));
-}
-
-#[test]
-fn unbuilt_commands_exit_2_naming_themselves() {
-    let cases: [&[&str]; 8] = [
-        &["plan", "--to", "latest-patch"],
-        &["upgrade", "--yes"],
-        &["status", "--context", "a", "--context", "b"],
-        &["pause", "--pool", "blue"],
-        &["resume"],
-        &["rollback"],
-        &["abort"],
-        &["snapshot", "-o", "snap.json"],
-    ];
-    for args in cases {
-        let o = run(args);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(&format!("`{}` is not available in this build", args[0])), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-        assert!(stdout(&o).is_empty(), "{args:?} printed to stdout");
-    }
 }
 
 #[test]

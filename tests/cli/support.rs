@@ -23,7 +23,17 @@ pub fn demo_scenario() -> PathBuf {
 pub fn poolshift() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_poolshift"));
     c.current_dir(repo_root()).stdin(Stdio::null());
-    for var in ["RUST_LOG", "POOLSHIFT_LOG_LEVEL", "POOLSHIFT_LOG_FORMAT", "POOLSHIFT_CONFIG", "POOLSHIFT_POOL"] {
+    for var in [
+        "RUST_LOG",
+        "POOLSHIFT_LOG_LEVEL",
+        "POOLSHIFT_LOG_FORMAT",
+        "POOLSHIFT_CONFIG",
+        "POOLSHIFT_POOL",
+        "POOLSHIFT_TO",
+        "POOLSHIFT_STATE_FILE",
+        "POOLSHIFT_FORCE",
+        "KUBECONFIG",
+    ] {
         c.env_remove(var);
     }
     c

@@ -1,0 +1,94 @@
+//! The `provider:` section, checked against its kind: what a provider implementation is built from.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default time limit of one exec plugin call.
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderConfig {
+    /// kubesim's simulated cloud, over the cluster connection itself.
+    Sim,
+    /// EKS managed node groups.
+    Eks(EksConfig),
+    /// EKS self-managed Auto Scaling groups (the new image per pool: `pools[].image_id`).
+    EksAsg(EksConfig),
+    /// GKE node pools.
+    Gke(GkeConfig),
+    /// On-prem: an exec plugin, or nodes joined by the operator's own automation.
+    Onprem(OnpremConfig),
+}
+
+impl ProviderConfig {
+    /// The `kind:` as written.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderConfig::Sim => "sim",
+            ProviderConfig::Eks(_) => "eks",
+            ProviderConfig::EksAsg(_) => "eks-asg",
+            ProviderConfig::Gke(_) => "gke",
+            ProviderConfig::Onprem(_) => "onprem",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EksConfig {
+    pub region: String,
+    /// The EKS cluster name.
+    pub cluster: String,
+    /// Another endpoint than AWS's (a VPC endpoint, or moto in tests).
+    pub endpoint_url: Option<String>,
+    /// A named AWS profile; default: the standard credential chain.
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GkeConfig {
+    pub project: String,
+    /// A region or a zone.
+    pub location: String,
+    pub cluster: String,
+    /// Another endpoint than `https://container.googleapis.com` (tests).
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnpremConfig {
+    /// An exec plugin speaking the JSON protocol on stdin/stdout.
+    Plugin {
+        executable: PluginExecutable,
+        /// Time limit of one call.
+        timeout: Duration,
+        /// Passed to the plugin as is.
+        settings: BTreeMap<String, serde_json::Value>,
+    },
+    /// Green nodes are joined by the operator's automation with `label`; poolshift waits for them.
+    PreProvisioned {
+        /// `key=value` carried by the green nodes.
+        label: String,
+        expected_nodes: u32,
+        /// Run at the end to retire the blue nodes (else they are listed for the operator).
+        retire_command: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginExecutable {
+    /// `poolshift-provider-<name>` found on PATH.
+    Name(String),
+    /// This file (relative paths are taken from the config file's directory).
+    Path(PathBuf),
+}
+
+impl PluginExecutable {
+    /// The program to run: a path, or the plugin's executable name to look up on PATH.
+    pub fn program(&self) -> PathBuf {
+        match self {
+            PluginExecutable::Name(n) => PathBuf::from(format!("poolshift-provider-{n}")),
+            PluginExecutable::Path(p) => p.clone(),
+        }
+    }
+}

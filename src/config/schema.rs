@@ -1,0 +1,164 @@
+//! The file as written: every mapping strict (`deny_unknown_fields`), values typed and checked as they are
+//! parsed. The provider section is one flat mapping checked against its `kind` afterwards (see
+//! `validate`), so that every problem in it keeps its line and column.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::units::{Batch, Dur, TargetSpec};
+use crate::model::policy::Escalation;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with cluster, provider, pools (and optionally state, lease_ttl)")]
+pub struct File {
+    pub cluster: Cluster,
+    pub provider: Provider,
+    #[serde(default)]
+    pub state: Option<State>,
+    #[serde(default)]
+    pub lease_ttl: Option<Dur>,
+    pub pools: Vec<Pool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with name (and optionally context, kubeconfig)")]
+pub struct Cluster {
+    pub name: String,
+    #[serde(default)]
+    pub context: Option<String>,
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Sim,
+    Eks,
+    EksAsg,
+    Gke,
+    Onprem,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sim => "sim",
+            Kind::Eks => "eks",
+            Kind::EksAsg => "eks-asg",
+            Kind::Gke => "gke",
+            Kind::Onprem => "onprem",
+        }
+    }
+}
+
+/// Every provider's settings; `validate` keeps those of `kind` and refuses the others.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with kind and that kind's settings")]
+pub struct Provider {
+    pub kind: Kind,
+    // eks, eks-asg
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    // eks, eks-asg, gke
+    #[serde(default)]
+    pub cluster: Option<String>,
+    // gke
+    #[serde(default)]
+    pub project: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    // onprem
+    #[serde(default)]
+    pub plugin: Option<String>,
+    #[serde(default)]
+    pub plugin_path: Option<PathBuf>,
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub settings: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    pub pre_provisioned: Option<PreProvisioned>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with label, expected_nodes (and optionally retire_command)")]
+pub struct PreProvisioned {
+    pub label: String,
+    pub expected_nodes: u32,
+    #[serde(default)]
+    pub retire_command: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Store {
+    #[default]
+    Configmap,
+    File,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with store (and file when store is file)")]
+pub struct State {
+    #[serde(default)]
+    pub store: Store,
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with the pool's name and policy")]
+pub struct Pool {
+    pub name: String,
+    #[serde(default)]
+    pub to: Option<TargetSpec>,
+    #[serde(default)]
+    pub maturity: Option<u32>,
+    #[serde(default)]
+    pub batch: Option<Batch>,
+    #[serde(default)]
+    pub batch_soak: Option<Dur>,
+    #[serde(default)]
+    pub pool_soak: Option<Dur>,
+    #[serde(default)]
+    pub drain_timeout: Option<Dur>,
+    #[serde(default)]
+    pub green_ready_timeout: Option<Dur>,
+    #[serde(default)]
+    pub escalation: Option<Escalation>,
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    #[serde(default)]
+    pub allow: Option<Allow>,
+    #[serde(default)]
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping of bare_pods, empty_dir, do_not_disrupt, safe_to_evict_false to true or false")]
+pub struct Allow {
+    #[serde(default)]
+    pub bare_pods: bool,
+    #[serde(default)]
+    pub empty_dir: bool,
+    #[serde(default)]
+    pub do_not_disrupt: bool,
+    #[serde(default)]
+    pub safe_to_evict_false: bool,
+}

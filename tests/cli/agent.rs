@@ -1,0 +1,206 @@
+//! Running poolshift as an upgrade agent against `sim serve`: a cluster with its configuration file, agent
+//! processes whose output is read line by line (to act at a given moment: kill -9, pause), and the
+//! simulator's recorder and pools.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{STARTUP_LIMIT, Served, poolshift, repo_root, stderr, stdout, wait_with_limit};
+
+/// Simulated seconds per real second for the upgrade tests.
+pub const SPEED: f64 = 20.0;
+
+pub fn upgrade_scenario() -> PathBuf {
+    repo_root().join("tests/cli/scenarios/upgrade.yaml")
+}
+
+/// A served simulator and a configuration file pointing at it (`provider: sim`, short lease).
+pub struct SimCluster {
+    pub served: Served,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl SimCluster {
+    /// The upgrade scenario, with `pool_policy` as the blue pool's policy lines (indented YAML).
+    pub fn start(pool_policy: &str) -> SimCluster {
+        let served = Served::start(&upgrade_scenario(), SPEED);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("cluster.yaml");
+        let text = format!(
+            "cluster:\n  name: cli-test\n  kubeconfig: {}\nprovider:\n  kind: sim\nlease_ttl: 5s\npools:\n  - name: blue\n{pool_policy}",
+            served.kubeconfig.display()
+        );
+        std::fs::write(&config, text).expect("write config");
+        SimCluster { served, dir, config }
+    }
+
+    /// `poolshift <command> -c CONFIG <args>`, to completion.
+    pub fn run(&self, command: &str, args: &[&str]) -> Output {
+        poolshift().arg(command).arg("-c").arg(&self.config).args(args).output().expect("run poolshift")
+    }
+
+    /// Starts `poolshift <command> -c CONFIG <args>` in the background.
+    pub fn spawn(&self, command: &str, args: &[&str]) -> Agent {
+        let mut cmd = poolshift();
+        cmd.arg(command).arg("-c").arg(&self.config).args(args);
+        Agent::spawn(cmd)
+    }
+
+    /// `resume`, retried while the killed agent's lease has not expired yet (a few real seconds at most).
+    /// Returns the agent once it reports progress (it holds the lease then).
+    pub fn resume_after_lease_expiry(&self) -> Agent {
+        let start = Instant::now();
+        loop {
+            let mut agent = self.spawn("resume", &[]);
+            if agent.wait_for_or_exit("] ") {
+                return agent;
+            }
+            let (code, err) = agent.finish_status();
+            assert!(
+                code == Some(2) && err.contains("is locked by"),
+                "resume failed otherwise than on the lease ({code:?}):\n{}\n{err}",
+                agent.seen
+            );
+            assert!(start.elapsed() < STARTUP_LIMIT, "the lease never expired");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    pub fn recorder(&self) -> Value {
+        self.raw("/sim/v1/recorder")
+    }
+
+    /// Names of the simulator's pools.
+    pub fn pools(&self) -> Vec<String> {
+        let pools = self.raw("/sim/v1/pools");
+        pools["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect()
+    }
+
+    pub fn raw(&self, path: &str) -> Value {
+        let text = self.served.kubectl_ok(&["get", "--raw", path]);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+    }
+
+    /// The invariants every run must keep: no PDB violation, no lost pod, no node deleted with pods.
+    pub fn assert_invariants(&self) {
+        let rec = self.recorder();
+        let s = &rec["summary"];
+        assert_eq!(s["pdb_violations"], 0, "PDB violations: {}", rec["violations"]);
+        assert_eq!(s["lost_pods"], 0, "lost pods: {}", rec["lost_pods"]);
+        assert_eq!(s["nodes_deleted_with_pods"], 0, "{}", rec["nodes_deleted_with_pods"]);
+    }
+
+    /// After a finished upgrade: only the green pool exists, and every running pod is on a green node.
+    pub fn assert_only_green(&self) {
+        assert_eq!(self.pools(), vec!["blue-v1-31-4".to_string()], "exactly one pool, the green one");
+        let pods = self.served.kubectl_json(&["get", "pods", "-A"]);
+        let mut count = 0;
+        for p in crate::support::items(&pods) {
+            let node = crate::support::text(p, "/spec/nodeName");
+            assert!(node.starts_with("blue-v1-31-4-"), "pod {} is on {node:?}", p["metadata"]["name"]);
+            count += 1;
+        }
+        assert!(count >= 23 + 4, "every pod is back: {count}");
+    }
+
+    /// `status -o json`, the entry of pool blue.
+    pub fn status(&self) -> Value {
+        let o = self.run("status", &["-o", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).expect("status JSON");
+        v[0].clone()
+    }
+}
+
+/// A poolshift process whose stdout is read line by line.
+pub struct Agent {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Everything read from stdout so far.
+    pub seen: String,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Agent {
+    fn spawn(mut cmd: std::process::Command) -> Agent {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn poolshift");
+        let out = child.stdout.take().expect("stdout piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut err = child.stderr.take().expect("stderr piped");
+        let (etx, stderr) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            let _ = etx.send(text);
+        });
+        Agent { child, lines, seen: String::new(), stderr }
+    }
+
+    /// The next stdout line, `None` once the process closed stdout (exited).
+    fn next_line_or_exit(&mut self) -> Option<String> {
+        self.lines.recv_timeout(STARTUP_LIMIT).ok()
+    }
+
+    /// Reads stdout until a line contains `needle` (`true`), or the process closed stdout (`false`).
+    pub fn wait_for_or_exit(&mut self, needle: &str) -> bool {
+        while let Some(line) = self.next_line_or_exit() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+            if line.contains(needle) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Reads stdout until a line contains `needle`; fails if the process ends first.
+    pub fn wait_for(&mut self, needle: &str) {
+        if !self.wait_for_or_exit(needle) {
+            let (code, err) = self.finish_status();
+            panic!("never printed {needle:?} (exit {code:?}):\n{}\nstderr:\n{err}", self.seen);
+        }
+    }
+
+    /// kill -9: no chance to save, release the lease or say anything.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().expect("wait");
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
+    }
+
+    fn finish_status(&mut self) -> (Option<i32>, String) {
+        let status = wait_with_limit(&mut self.child, "poolshift agent");
+        let err = self.stderr.recv_timeout(STARTUP_LIMIT).unwrap_or_default();
+        (status.code(), err)
+    }
+
+    /// Waits for the exit; returns the exit code, all of stdout and stderr.
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
+        while let Some(line) = self.next_line_or_exit() {
+            self.seen.push_str(&line);
+            self.seen.push('\n');
+        }
+        let (code, err) = self.finish_status();
+        (code, self.seen, err)
+    }
+}
+
+/// Writes `text` as a config file in `dir`.
+pub fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write config");
+    path
+}
