@@ -43,7 +43,10 @@ struct Timeline {
 impl Reporter for Timeline {
     fn event(&self, e: &Event) {
         if let Event::Phase { phase } = e {
-            self.phases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((self.clock.elapsed(), phase.clone()));
+            self.phases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((self.clock.elapsed(), phase.clone()));
         }
     }
 }
@@ -73,8 +76,10 @@ fn lower_bound(sc: &Scenario, sim: &Simulator) -> (f64, String) {
     let mut worst = (0.0, String::new());
     for pdb in st.pdbs.iter() {
         let ns = pdb.metadata.namespace.clone().unwrap_or_default();
-        let sel = kubesim::store::selector::Selector::from_label_selector(pdb.spec.as_ref().and_then(|s| s.selector.as_ref()))
-            .unwrap_or(kubesim::store::selector::Selector::Nothing);
+        let sel = kubesim::store::selector::Selector::from_label_selector(
+            pdb.spec.as_ref().and_then(|s| s.selector.as_ref()),
+        )
+        .unwrap_or(kubesim::store::selector::Selector::Nothing);
         let pods: Vec<_> = st
             .pods
             .in_namespace(&ns)
@@ -92,7 +97,14 @@ fn lower_bound(sc: &Scenario, sim: &Simulator) -> (f64, String) {
             .fold(0.0, f64::max);
         let t = (pods.len() as f64 / allowed).ceil() * ready;
         if t > worst.0 {
-            worst = (t, format!("{ns}/{} ({} pods, {allowed} allowed, {ready:.0}s each)", pdb.metadata.name.clone().unwrap_or_default(), pods.len()));
+            worst = (
+                t,
+                format!(
+                    "{ns}/{} ({} pods, {allowed} allowed, {ready:.0}s each)",
+                    pdb.metadata.name.clone().unwrap_or_default(),
+                    pods.len()
+                ),
+            );
         }
     }
     (green + worst.0, format!("{green:.0}s green + {:.0}s for {}", worst.0, worst.1))
@@ -114,7 +126,16 @@ async fn poolshift_run(sc: &Scenario, batch: BatchSize) -> (RunResult, f64, Stri
     let clock = Arc::new(TokioClock::starting_at(sim.store().clock().now(), 1.0));
     let timeline = Arc::new(Timeline { clock: clock.clone(), phases: Mutex::new(Vec::new()) });
     let provider = Arc::new(SimProvider::new(client.clone()));
-    let session = Session::new(client, provider, "r50", "blue", StateLocation::ConfigMap, clock.clone(), timeline.clone(), "bench");
+    let session = Session::new(
+        client,
+        provider,
+        "r50",
+        "blue",
+        StateLocation::ConfigMap,
+        clock.clone(),
+        timeline.clone(),
+        "bench",
+    );
     let policy = Policy { batch, batch_soak: Duration::ZERO, pool_soak: Duration::ZERO, ..Default::default() };
     let before = sim.store().lock().recorder.summary().total_requests;
     let start = clock.elapsed();
@@ -122,7 +143,9 @@ async fn poolshift_run(sc: &Scenario, batch: BatchSize) -> (RunResult, f64, Stri
     let out = session.engine.start(plan).await.expect("engine");
     let Outcome::Done(summary) = out else { panic!("R50 did not finish: {out:?}") };
     let phases = timeline.phases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    let at = |want: fn(&Phase) -> bool| phases.iter().find(|(_, p)| want(p)).map(|(t, _)| (*t - start).as_secs_f64()).unwrap_or(0.0);
+    let at = |want: fn(&Phase) -> bool| {
+        phases.iter().find(|(_, p)| want(p)).map(|(t, _)| (*t - start).as_secs_f64()).unwrap_or(0.0)
+    };
     let drained = at(|p| matches!(p, Phase::PoolSoaking));
     let cordoned = at(|p| matches!(p, Phase::CordoningBlue));
     let rec = sim.store().lock().recorder.summary();
@@ -177,7 +200,8 @@ async fn baseline_run(sc: &Scenario) -> RunResult {
     let pods: Api<Pod> = Api::all(client.clone());
     let mut moved = 0u64;
     for n in &blue_nodes {
-        let on_node = pods.list(&ListParams::default().fields(&format!("spec.nodeName={n}"))).await.expect("pods").items;
+        let on_node =
+            pods.list(&ListParams::default().fields(&format!("spec.nodeName={n}"))).await.expect("pods").items;
         let targets: Vec<PodRef> = on_node
             .iter()
             .filter(|p| kubesim::store::kinds::is_workload_pod(p))
@@ -216,7 +240,10 @@ async fn baseline_run(sc: &Scenario) -> RunResult {
     loop {
         let all = pods.list(&ListParams::default()).await.expect("pods").items;
         let unready = all.iter().filter(|p| kubesim::store::kinds::is_workload_pod(p)).any(|p| {
-            !p.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            !p.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
         });
         if !unready {
             break;
@@ -243,11 +270,17 @@ fn main() {
     let ours_wall = wall.elapsed();
     let (batched, _, _) = rt.block_on(poolshift_run(&sc, BatchSize::Percent(20)));
     let base = rt.block_on(baseline_run(&sc));
-    println!("R50: {} (simulated time; {:.1}s wall for the poolshift run)", sc.description.clone().unwrap_or_default(), ours_wall.as_secs_f64());
+    println!(
+        "R50: {} (simulated time; {:.1}s wall for the poolshift run)",
+        sc.description.clone().unwrap_or_default(),
+        ours_wall.as_secs_f64()
+    );
     println!("lower bound:            {bound:.0}s = {why}");
     println!(
         "poolshift makespan:     {:.0}s (drain {:.0}s), ratio to the bound {:.3} (target <= 1.10)",
-        ours.makespan, ours.drain, ours.makespan / bound
+        ours.makespan,
+        ours.drain,
+        ours.makespan / bound
     );
     println!(
         "poolshift API requests: {} for {} pods moved = {:.2} per pod (target <= 3)",
@@ -274,5 +307,8 @@ fn main() {
         base.makespan / ours.makespan,
         base.drain / ours.drain
     );
-    println!("PDB violations:         poolshift {}, baseline {} (must be 0); lost pods {} / {}", ours.violations, base.violations, ours.lost, base.lost);
+    println!(
+        "PDB violations:         poolshift {}, baseline {} (must be 0); lost pods {} / {}",
+        ours.violations, base.violations, ours.lost, base.lost
+    );
 }

@@ -93,7 +93,7 @@ impl Connection {
         selected: &Selected,
         reporter: Arc<dyn Reporter>,
     ) -> Result<Session, CliError> {
-        let provider = build_provider(&selected.config.provider, &self.client).await?;
+        let provider = build_provider(&selected.config.provider, &self.client, &selected.pool).await?;
         Ok(self.session(selected, provider, reporter))
     }
 

@@ -9,7 +9,9 @@ use poolshift_provider_api::{
     ProviderError,
 };
 
-use crate::config::ProviderConfig;
+#[cfg(feature = "onprem")]
+use crate::config::{OnpremConfig, PluginExecutable};
+use crate::config::{PoolConfig, ProviderConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderBuildError {
@@ -27,6 +29,12 @@ pub fn compiled_kinds() -> Vec<&'static str> {
     if cfg!(feature = "sim") {
         kinds.push("sim");
     }
+    if cfg!(feature = "gke") {
+        kinds.push("gke");
+    }
+    if cfg!(feature = "onprem") {
+        kinds.push("onprem");
+    }
     kinds
 }
 
@@ -35,8 +43,10 @@ pub fn compiled_kinds() -> Vec<&'static str> {
 pub async fn build_provider(
     cfg: &ProviderConfig,
     client: &kube::Client,
+    pool: &PoolConfig,
 ) -> Result<Arc<dyn Provider>, ProviderBuildError> {
     let not_compiled = |kind| ProviderBuildError::NotCompiled { kind, available: compiled_kinds().join(", ") };
+    let _ = pool;
     match cfg {
         #[cfg(feature = "sim")]
         ProviderConfig::Sim => Ok(Arc::new(poolshift_provider_sim::SimProvider::new(client.clone()))),
@@ -45,8 +55,61 @@ pub async fn build_provider(
             let _ = client;
             Err(not_compiled("sim"))
         }
-        ProviderConfig::Eks(_) | ProviderConfig::EksAsg(_) | ProviderConfig::Gke(_) | ProviderConfig::Onprem(_) => {
-            Err(not_compiled(cfg.kind()))
+        #[cfg(feature = "gke")]
+        ProviderConfig::Gke(g) => {
+            let settings = poolshift_provider_gke::GkeSettings {
+                project: g.project.clone(),
+                location: g.location.clone(),
+                cluster: g.cluster.clone(),
+                endpoint: g.endpoint.clone(),
+            };
+            let p = poolshift_provider_gke::GkeProvider::new(settings)
+                .await
+                .map_err(|e| ProviderBuildError::Setup { kind: "gke", message: e.to_string() })?;
+            Ok(Arc::new(p))
+        }
+        #[cfg(feature = "onprem")]
+        ProviderConfig::Onprem(o) => onprem(o, client, pool),
+        #[cfg(not(feature = "gke"))]
+        ProviderConfig::Gke(_) => Err(not_compiled("gke")),
+        #[cfg(not(feature = "onprem"))]
+        ProviderConfig::Onprem(_) => Err(not_compiled("onprem")),
+        ProviderConfig::Eks(_) | ProviderConfig::EksAsg(_) => Err(not_compiled(cfg.kind())),
+    }
+}
+
+/// On-prem: an exec plugin, or pre-provisioned nodes. Pre-provisioned pools are named by the value of their
+/// node label: blue carries `<key>=<pool>`, green the configured `label`.
+#[cfg(feature = "onprem")]
+fn onprem(o: &OnpremConfig, client: &kube::Client, pool: &PoolConfig) -> Result<Arc<dyn Provider>, ProviderBuildError> {
+    use poolshift_provider_onprem::{ExecProvider, ExecSettings, PreProvisioned, PreProvisionedSettings};
+    let setup =
+        |e: poolshift_provider_api::ProviderError| ProviderBuildError::Setup { kind: "onprem", message: e.to_string() };
+    match o {
+        OnpremConfig::Plugin { executable, timeout, settings } => {
+            let (plugin, plugin_path) = match executable {
+                PluginExecutable::Name(n) => (Some(n.clone()), None),
+                PluginExecutable::Path(p) => (None, Some(p.clone())),
+            };
+            let s = ExecSettings {
+                plugin,
+                plugin_path,
+                timeout: *timeout,
+                settings: serde_json::to_value(settings).unwrap_or_default(),
+                ..Default::default()
+            };
+            Ok(Arc::new(ExecProvider::new(s).map_err(setup)?))
+        }
+        OnpremConfig::PreProvisioned { label, expected_nodes, retire_command } => {
+            let key = label.split_once('=').map_or(label.as_str(), |(k, _)| k);
+            let s = PreProvisionedSettings {
+                label: label.clone(),
+                blue_label: format!("{key}={}", pool.name),
+                expected_nodes: *expected_nodes,
+                retire_command: retire_command.as_ref().map(|c| c.split_whitespace().map(str::to_string).collect()),
+                retire_timeout: std::time::Duration::from_secs(300),
+            };
+            Ok(Arc::new(PreProvisioned::new(client.clone(), s).map_err(setup)?))
         }
     }
 }

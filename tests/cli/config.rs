@@ -54,7 +54,9 @@ fn a_bad_config_is_exit_2_with_its_position_and_nothing_is_contacted() {
     let o = run(&["upgrade", "--yes", "-c", eks.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).starts_with("poolshift: provider eks is not compiled into this build yet (this poolshift has: sim)"),
+        stderr(&o).starts_with(
+            "poolshift: provider eks is not compiled into this build yet (this poolshift has: sim, gke, onprem)"
+        ),
         "{}",
         stderr(&o)
     );
