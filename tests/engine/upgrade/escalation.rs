@@ -122,3 +122,32 @@ async fn pod_stuck_terminating_is_reported_after_the_drain_timeout() {
     assert!(matches!(st.status, RunStatus::Blocked(_)));
     r.assert_safe();
 }
+
+#[tokio::test(start_paused = true)]
+async fn force_deletes_stuck_pods_only_when_the_operator_enabled_it() {
+    let yaml = scenario(
+        2,
+        &format!("{WEB}\n  - {{kind: Deployment, name: frozen, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"),
+        "",
+    );
+    // Escalation force configured, but force not enabled for this run: it stops like pause, and says why.
+    let r = rig(&yaml);
+    let mut p = policy();
+    p.escalation = Escalation::Force;
+    let out = r.upgrade(&p).await;
+    let Outcome::Blocked { reason, .. } = out else { panic!("{out:?}") };
+    assert!(reason.contains("force was not enabled for this run"), "{reason}");
+    assert_eq!(r.workload_pods_on("blue").iter().filter(|p| p.starts_with("fin/frozen-")).count(), 1);
+    r.assert_safe();
+
+    // Enabled: the stuck pod is deleted (its budget broken, by the operator's choice), and the run completes.
+    let r = rig(&yaml);
+    p.force_allowed = true;
+    let out = r.upgrade(&p).await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    let st = r.session("reader").engine.store.load().await.unwrap().unwrap().checkpoint;
+    assert!(st.history.iter().any(|h| h.message.starts_with("force-deleted fin/frozen-")), "{:?}", st.history);
+    let rec = r.recorder();
+    assert_eq!(rec.pdb_violations, 1, "the recorder counts the forced deletion: {rec:?}");
+    assert_eq!(rec.lost_pods, 0, "its Deployment recreated it on green");
+}
