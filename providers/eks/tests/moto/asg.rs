@@ -44,7 +44,9 @@ fn tag(group: &str, key: &str, value: &str) -> Tag {
 /// not set the label; cluster `prod` at 1.31.
 async fn world(polls: u32, images: &[(&str, &str)]) -> World {
     let moto = Moto::start();
-    let conf = direct(&moto.url).await;
+    // Set up through the proxy, so it knows the groups' policies (see proxy.rs); then forget those calls.
+    let proxy = Proxy::start(&moto.url, 0).await;
+    let conf = direct(&proxy.url).await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let asg = aws_sdk_autoscaling::Client::new(&conf);
     let vpc = ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap().vpc.unwrap().vpc_id.unwrap();
@@ -141,7 +143,10 @@ async fn world(polls: u32, images: &[(&str, &str)]) -> World {
         .send()
         .await
         .unwrap();
-    let proxy = Proxy::start(&moto.url, polls).await;
+    proxy.with(|s| {
+        s.requests.clear();
+        s.polls = polls;
+    });
     let images: BTreeMap<String, String> =
         images.iter().map(|(pool, k8s)| (pool.to_string(), amis[*k8s].clone())).collect();
     let settings = AsgSettings {

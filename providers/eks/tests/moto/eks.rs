@@ -124,7 +124,8 @@ async fn eks_provider_is_conformant_and_clones_blue() {
     assert_eq!(body["labels"], json!({"team": "payments"}));
     assert_eq!(body["taints"], json!([{"key": "dedicated", "value": "payments", "effect": "NO_SCHEDULE"}]));
     assert_eq!(body["remoteAccess"], json!({"ec2SshKey": "ops", "sourceSecurityGroups": ["sg-0ops"]}));
-    assert_eq!(body["updateConfig"], json!({"maxUnavailable": 2}));
+    // moto drops a node group's updateConfig at creation, so blue has none to clone here (see below).
+    assert!(body.get("updateConfig").is_none());
     assert_eq!(body["scalingConfig"], json!({"minSize": 1, "maxSize": 5, "desiredSize": 3}));
     assert_eq!(body["tags"]["owner"], "platform");
     assert_eq!(body["tags"]["poolshift.io/source"], "workers");
@@ -134,8 +135,16 @@ async fn eks_provider_is_conformant_and_clones_blue() {
     let updates = w.proxy.with(|s| s.ops("UpdateNodegroupConfig"));
     assert_eq!(updates.len(), 2);
     assert!(updates.iter().all(|u| u.name.as_deref() == Some("workers")));
-    assert_eq!(updates[0].json(), json!({"scalingConfig": {"minSize": 3, "maxSize": 3, "desiredSize": 3}}));
-    assert_eq!(updates[1].json(), json!({"scalingConfig": {"minSize": 1, "maxSize": 5, "desiredSize": 3}}));
+    assert_eq!(updates[0].json()["scalingConfig"], json!({"minSize": 3, "maxSize": 3, "desiredSize": 3}));
+    assert_eq!(updates[1].json()["scalingConfig"], json!({"minSize": 1, "maxSize": 5, "desiredSize": 3}));
+    assert!(
+        updates.iter().all(|u| u
+            .json()
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "scalingConfig" || k == "clientRequestToken"))
+    );
 
     // The held delete was reported as DELETING before the node group went away.
     let deletes = w.proxy.with(|s| s.ops("DeleteNodegroup"));
@@ -257,14 +266,35 @@ async fn eks_errors_map_to_kinds() {
     assert!(e.message.contains("1.31.4-20250123"), "lists what is known: {e}");
 
     // A release version is passed verbatim; EKS's own rejection keeps its code and message.
-    let spec = PoolSpec::derive(&blue, "workers-r", "1.31.5-20250301");
+    let mut spec = PoolSpec::derive(&blue, "workers-r", "1.31.5-20250301");
+    spec.extra.insert("max_unavailable".into(), "2".into());
     w.provider.create_pool(&spec).await.unwrap();
     let body = w.proxy.with(|s| s.ops("CreateNodegroup"))[0].json();
     assert_eq!((body["version"].as_str(), body["releaseVersion"].as_str()), (Some("1.31"), Some("1.31.5-20250301")));
+    assert_eq!(body["updateConfig"], json!({"maxUnavailable": 2}));
 
     let mut bad = PoolSpec::derive(&blue, "workers-bad", "1.31");
     bad.extra.insert("node_role".into(), "not-an-arn".into());
     let e = w.provider.create_pool(&bad).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
     assert!(e.message.starts_with("InvalidParameterException"), "{e}");
+}
+
+#[tokio::test]
+async fn eks_status_follows_the_node_group_lifecycle() {
+    let w = world(1).await;
+    let blue = w.provider.describe_pool("workers").await.unwrap();
+    let green = "workers-v1-31-4";
+    let created = w.provider.create_pool(&PoolSpec::derive(&blue, green, "1.31.4")).await.unwrap();
+    assert_eq!((created.state, created.nodes), (PoolState::Creating, 0));
+    let st = w.provider.pool_status(green).await.unwrap().unwrap();
+    assert_eq!(st.state, PoolState::Creating);
+    let st = w.provider.pool_status(green).await.unwrap().unwrap();
+    assert_eq!((st.state, st.nodes, st.version.as_str()), (PoolState::Ready, 3, "1.31.4"));
+
+    let deleting = w.provider.delete_pool(green).await.unwrap().unwrap();
+    assert_eq!(deleting.state, PoolState::Deleting);
+    assert_eq!(w.provider.pool_status(green).await.unwrap().unwrap().state, PoolState::Deleting);
+    assert_eq!(w.provider.pool_status(green).await.unwrap(), None);
+    assert_eq!(w.provider.delete_pool(green).await.unwrap(), None);
 }

@@ -45,7 +45,8 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // MOTO_LOG=1 shows moto's log (its tracebacks explain a 500).
+            .stderr(if std::env::var_os("MOTO_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start moto ({}): {e}", bin.display()));
         let mut moto = Moto { child, url: format!("http://127.0.0.1:{port}") };

@@ -6,7 +6,11 @@
 //! - failures moto cannot produce: a node group's status and `health.issues` (CREATE_FAILED, DEGRADED);
 //! - throttling: the next N calls of an operation answer 400 ThrottlingException / Throttling;
 //! - the public SSM parameters EKS publishes (`/aws/service/eks/...`), which moto refuses to store;
-//! - moto answers a defaulted `diskSize` as a string ("20"): the proxy makes it the number AWS sends.
+//! - moto answers a defaulted `diskSize` as a string ("20"): the proxy makes it the number AWS sends;
+//! - moto's UpdateAutoScalingGroup drops a group's MixedInstancesPolicy when the update does not repeat it
+//!   (AWS keeps it): the proxy repeats the policy the group was created with (groups created through it);
+//! - moto's CreateLaunchTemplateVersion stores UserData in a form its instance launches then reject (a 500):
+//!   the proxy forwards that request without UserData (the recorded request keeps it for the assertions).
 //!
 //! Every request is recorded (operation, resource name, body) for the tests to assert what AWS would receive.
 
@@ -54,6 +58,8 @@ pub struct State {
     /// Node group -> (status, [(code, message)]).
     pub health: HashMap<String, (String, Vec<(String, String)>)>,
     pub ssm: HashMap<String, String>,
+    /// CreateAutoScalingGroup bodies by group name.
+    created_groups: HashMap<String, String>,
 }
 
 impl State {
@@ -329,6 +335,21 @@ async fn handle(
         Plan::Forward => {}
     }
 
+    let body = match op.as_str() {
+        "CreateAutoScalingGroup" => {
+            st.lock().unwrap().created_groups.insert(name_s.clone(), text.clone());
+            body
+        }
+        "UpdateAutoScalingGroup" if !text.contains("MixedInstancesPolicy.") && !text.contains("LaunchTemplate.") => {
+            let created = st.lock().unwrap().created_groups.get(&name_s).cloned().unwrap_or_default();
+            let policy: Vec<&str> = created.split('&').filter(|kv| kv.starts_with("MixedInstancesPolicy.")).collect();
+            if policy.is_empty() { body } else { Bytes::from(format!("{text}&{}", policy.join("&"))) }
+        }
+        "CreateLaunchTemplateVersion" => Bytes::from(
+            text.split('&').filter(|kv| !kv.starts_with("LaunchTemplateData.UserData=")).collect::<Vec<_>>().join("&"),
+        ),
+        _ => body,
+    };
     let (status, headers, b) = forward(&client, &moto, parts.method.clone(), &path, &parts.headers, body).await;
     if !status.is_success() {
         return Ok(rebuild(status, &headers, b));
