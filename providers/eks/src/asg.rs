@@ -808,18 +808,3 @@ impl Provider for AsgProvider {
         NodeMatcher { label: self.node_label.clone(), value: pool.to_string() }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frozen_record_round_trips() {
-        let mut extra = BTreeMap::new();
-        extra.insert(SUSPENDED_KEY.to_string(), "AZRebalance,Launch".to_string());
-        let prior = AutoscalingSettings { enabled: false, size: PoolSize { min: 1, max: 5, desired: 3 }, extra };
-        assert_eq!(encode_frozen(&prior), "1,5,3;AZRebalance,Launch");
-        assert_eq!(decode_frozen(&encode_frozen(&prior)), Some(prior));
-        assert_eq!(decode_frozen("1,2;"), None);
-    }
-}

@@ -142,27 +142,3 @@ where
     };
     ProviderError::new(provider, op, kind, message).with_hint(hint)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_map_to_kinds() {
-        assert_eq!(classify(Some("ThrottlingException"), Some(400)), ErrorKind::Transient);
-        assert_eq!(classify(Some("Throttling"), Some(400)), ErrorKind::Transient);
-        assert_eq!(classify(Some("RequestLimitExceeded"), Some(503)), ErrorKind::Transient);
-        assert_eq!(classify(Some("ResourceLimitExceededException"), Some(400)), ErrorKind::Quota);
-        assert_eq!(classify(Some("LimitExceeded"), Some(400)), ErrorKind::Quota);
-        assert_eq!(classify(Some("InsufficientInstanceCapacity"), Some(500)), ErrorKind::Capacity);
-        assert_eq!(classify(Some("AccessDeniedException"), Some(403)), ErrorKind::Permission);
-        assert_eq!(classify(Some("ResourceNotFoundException"), Some(404)), ErrorKind::NotFound);
-        assert_eq!(classify(Some("InvalidLaunchTemplateId.NotFound"), Some(400)), ErrorKind::NotFound);
-        assert_eq!(classify(Some("ResourceInUseException"), Some(409)), ErrorKind::Conflict);
-        assert_eq!(classify(Some("AlreadyExists"), Some(400)), ErrorKind::Conflict);
-        assert_eq!(classify(Some("InvalidParameterException"), Some(400)), ErrorKind::Invalid);
-        assert_eq!(classify(Some("ValidationError"), Some(400)), ErrorKind::Invalid);
-        assert_eq!(classify(None, Some(502)), ErrorKind::Transient);
-        assert_eq!(classify(Some("Weird"), None), ErrorKind::Failed);
-    }
-}

@@ -43,17 +43,17 @@ pub fn rewrite_label(user_data: &str, label: &str, from: &str, to: &str) -> Opti
     let patterns = [format!("{label}={from}"), format!("{label}: {from}"), format!("{label}: \"{from}\"")];
     'scan: while !rest.is_empty() {
         for (i, p) in patterns.iter().enumerate() {
-            if let Some(after) = rest.strip_prefix(p.as_str()) {
-                if after.chars().next().is_none_or(|c| !is_value_char(c)) {
-                    out.push_str(&match i {
-                        0 => format!("{label}={to}"),
-                        1 => format!("{label}: {to}"),
-                        _ => format!("{label}: \"{to}\""),
-                    });
-                    rest = after;
-                    found = true;
-                    continue 'scan;
-                }
+            if let Some(after) = rest.strip_prefix(p.as_str())
+                && after.chars().next().is_none_or(|c| !is_value_char(c))
+            {
+                out.push_str(&match i {
+                    0 => format!("{label}={to}"),
+                    1 => format!("{label}: {to}"),
+                    _ => format!("{label}: \"{to}\""),
+                });
+                rest = after;
+                found = true;
+                continue 'scan;
             }
         }
         let mut chars = rest.chars();
@@ -63,40 +63,4 @@ pub fn rewrite_label(user_data: &str, label: &str, from: &str, to: &str) -> Opti
         rest = chars.as_str();
     }
     found.then_some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_versions() {
-        assert_eq!(kubelet_of_image(Some("1.31.4"), Some("k8s: 1.30.1"), None).as_deref(), Some("1.31.4"));
-        assert_eq!(
-            kubelet_of_image(None, Some("EKS Kubernetes Worker AMI (k8s: 1.30.8, containerd: 1.7.*)"), None).as_deref(),
-            Some("1.30.8")
-        );
-        assert_eq!(
-            kubelet_of_image(None, None, Some("amazon-eks-node-al2023-x86_64-standard-1.31-v20250123")).as_deref(),
-            Some("1.31")
-        );
-        assert_eq!(kubelet_of_image(None, Some("my image"), Some("ubuntu-22.04")), None);
-    }
-
-    #[test]
-    fn labels_are_rewritten_exactly() {
-        let ud = "#!/bin/bash\n/etc/eks/bootstrap.sh c --kubelet-extra-args '--node-labels=alpha.eksctl.io/nodegroup-name=ng,x=ng-2'\n";
-        let out = rewrite_label(ud, "alpha.eksctl.io/nodegroup-name", "ng", "ng-v1-31-4").unwrap();
-        assert!(out.contains("--node-labels=alpha.eksctl.io/nodegroup-name=ng-v1-31-4,x=ng-2'"));
-        // A longer value that starts with the blue name is not blue's label.
-        assert_eq!(
-            rewrite_label("alpha.eksctl.io/nodegroup-name=ng-2", "alpha.eksctl.io/nodegroup-name", "ng", "g"),
-            None
-        );
-        let yaml = "labels:\n  alpha.eksctl.io/nodegroup-name: ng\n";
-        assert_eq!(
-            rewrite_label(yaml, "alpha.eksctl.io/nodegroup-name", "ng", "g2").unwrap(),
-            "labels:\n  alpha.eksctl.io/nodegroup-name: g2\n"
-        );
-    }
 }

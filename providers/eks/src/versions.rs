@@ -82,32 +82,3 @@ pub fn allowed_minors(cp_minor: &str) -> Vec<String> {
     let (Ok(major), Ok(minor)) = (major.parse::<u32>(), minor.parse::<u32>()) else { return Vec::new() };
     (minor.saturating_sub(3)..=minor).map(|m| format!("{major}.{m}")).collect()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_map_to_version_and_release() {
-        assert_eq!(parse_target("1.31"), Some(EksTarget::Minor("1.31".into())));
-        assert_eq!(parse_target("1.31.4"), Some(EksTarget::Patch { minor: "1.31".into(), kubelet: "1.31.4".into() }));
-        assert_eq!(
-            parse_target("v1.31.4-20250123"),
-            Some(EksTarget::Release { minor: "1.31".into(), release: "1.31.4-20250123".into() })
-        );
-        assert_eq!(parse_target("banana"), None);
-        assert_eq!(kubelet_of_release("1.31.4-20250123").as_deref(), Some("1.31.4"));
-        assert_eq!(kubelet_of_release("1.26.0-4f0d9a4c").as_deref(), Some("1.26.0"));
-        assert_eq!(kubelet_of_release("1.31"), None);
-        let rs = vec!["1.31.4-20250101".to_string(), "1.31.4-20250123".to_string(), "1.31.5-20250201".to_string()];
-        assert_eq!(newest_release_for("1.31.4", &rs).as_deref(), Some("1.31.4-20250123"));
-        assert_eq!(newest_release_for("1.31.3", &rs), None);
-        assert_eq!(allowed_minors("1.31"), vec!["1.28", "1.29", "1.30", "1.31"]);
-        assert_eq!(allowed_minors("1.2"), vec!["1.0", "1.1", "1.2"]);
-        assert_eq!(
-            ssm_release_parameter("AL2023_x86_64_STANDARD", "1.31").as_deref(),
-            Some("/aws/service/eks/optimized-ami/1.31/amazon-linux-2023/x86_64/standard/recommended/release_version")
-        );
-        assert_eq!(ssm_release_parameter("BOTTLEROCKET_x86_64", "1.31"), None);
-    }
-}

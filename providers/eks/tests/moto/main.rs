@@ -6,3 +6,4 @@ mod asg;
 mod eks;
 mod harness;
 mod proxy;
+mod units;
