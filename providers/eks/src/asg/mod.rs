@@ -20,20 +20,23 @@ use async_trait::async_trait;
 use aws_config::{ConfigLoader, SdkConfig};
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup, Filter as AsgFilter, LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification,
-    LifecycleState, MixedInstancesPolicy, Tag,
+    MixedInstancesPolicy, Tag,
 };
-use aws_sdk_ec2::types::RequestLaunchTemplateData;
 use poolshift_provider_api::{
     AutoscalingSettings, CapacityType, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize, PoolSpec,
     PoolState, PoolStatus, Provider, ProviderError,
 };
 use tracing::warn;
 
+use crate::aws;
 use crate::errors::{code, sdk_error};
-use crate::images::{VERSION_TAG, kubelet_of_image, rewrite_label};
+use crate::images::{VERSION_TAG, kubelet_of_image};
 use crate::settings::{AsgSettings, DEFAULT_ASG_NODE_LABEL};
 use crate::versions::{allowed_minors, minor_of};
-use crate::{aws, token_for};
+
+mod shape;
+mod template;
+use shape::*;
 
 const KIND: &str = "asg";
 /// Scaling processes suspended by a freeze: no launches or terminations, by any trigger.
@@ -72,13 +75,6 @@ pub struct AsgProvider {
     eks: aws_sdk_eks::Client,
     node_label: String,
     images: BTreeMap<String, String>,
-}
-
-/// Blue's launch template as the group references it.
-struct TemplateRef {
-    id: Option<String>,
-    name: Option<String>,
-    version: String,
 }
 
 impl AsgProvider {
@@ -162,79 +158,6 @@ impl AsgProvider {
         })
     }
 
-    fn template_of(&self, op: &str, g: &AutoScalingGroup) -> Result<TemplateRef, ProviderError> {
-        let spec = g.launch_template().or_else(|| {
-            g.mixed_instances_policy().and_then(|m| m.launch_template()).and_then(|l| l.launch_template_specification())
-        });
-        match spec {
-            Some(s) => Ok(TemplateRef {
-                id: s.launch_template_id().map(str::to_string),
-                name: s.launch_template_name().map(str::to_string),
-                version: s.version().unwrap_or("$Default").to_string(),
-            }),
-            None => Err(self
-                .err(
-                    op,
-                    ErrorKind::Invalid,
-                    format!(
-                        "Auto Scaling group {} has no launch template (launch configurations cannot carry a new image)",
-                        g.auto_scaling_group_name().unwrap_or("?")
-                    ),
-                )
-                .with_hint("move the group to a launch template, then resume")),
-        }
-    }
-
-    /// One version of a launch template (numbers, `$Latest`, `$Default`).
-    async fn template_version(
-        &self,
-        op: &str,
-        t: &TemplateRef,
-        version: &str,
-    ) -> Result<aws_sdk_ec2::types::LaunchTemplateVersion, ProviderError> {
-        let out = self
-            .ec2
-            .describe_launch_template_versions()
-            .set_launch_template_id(t.id.clone())
-            .set_launch_template_name(if t.id.is_some() { None } else { t.name.clone() })
-            .versions(version)
-            .send()
-            .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
-        out.launch_template_versions().first().cloned().ok_or_else(|| {
-            self.err(op, ErrorKind::NotFound, format!("launch template {} has no version {version}", t.label()))
-        })
-    }
-
-    /// The version poolshift created earlier for `green`, found by its description.
-    async fn find_green_version(&self, op: &str, t: &TemplateRef, green: &str) -> Result<Option<i64>, ProviderError> {
-        let want = version_description(green);
-        let mut token = None;
-        loop {
-            let out = self
-                .ec2
-                .describe_launch_template_versions()
-                .set_launch_template_id(t.id.clone())
-                .set_launch_template_name(if t.id.is_some() { None } else { t.name.clone() })
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error(KIND, op, &e))?;
-            if let Some(v) = out
-                .launch_template_versions()
-                .iter()
-                .find(|v| v.version_description() == Some(want.as_str()))
-                .and_then(|v| v.version_number())
-            {
-                return Ok(Some(v));
-            }
-            match out.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(None),
-            }
-        }
-    }
-
     /// The kubelet version an image boots, if it can be told.
     async fn image_version(&self, op: &str, image: &str) -> Result<Option<String>, ProviderError> {
         let out = self.ec2.describe_images().image_ids(image).send().await.map_err(|e| sdk_error(KIND, op, &e))?;
@@ -267,74 +190,6 @@ impl AsgProvider {
         })
     }
 
-    /// Blue's launch template version with the new image (and the pool label rewritten), created once.
-    async fn green_template_version(
-        &self,
-        blue: &AutoScalingGroup,
-        blue_pool: &str,
-        spec: &PoolSpec,
-        image: &str,
-    ) -> Result<(TemplateRef, i64), ProviderError> {
-        let op = "create";
-        let t = self.template_of(op, blue)?;
-        if let Some(v) = self.find_green_version(op, &t, &spec.name).await? {
-            return Ok((t, v));
-        }
-        let source = self.template_version(op, &t, &t.version).await?;
-        let source_number = source.version_number().map(|n| n.to_string()).unwrap_or_else(|| t.version.clone());
-        let mut data = RequestLaunchTemplateData::builder().image_id(image);
-        if let Some(ud) = source.launch_template_data().and_then(|d| d.user_data()) {
-            data = data.user_data(self.rewrite_user_data(ud, blue_pool, &spec.name)?);
-        }
-        let out = self
-            .ec2
-            .create_launch_template_version()
-            .set_launch_template_id(source.launch_template_id().map(str::to_string).or(t.id.clone()))
-            .set_launch_template_name(if source.launch_template_id().is_some() || t.id.is_some() {
-                None
-            } else {
-                t.name.clone()
-            })
-            .source_version(source_number)
-            .version_description(version_description(&spec.name))
-            .client_token(token_for(&self.cluster, &spec.name))
-            .launch_template_data(data.build())
-            .send()
-            .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
-        let created = out.launch_template_version();
-        let number = created.and_then(|v| v.version_number()).ok_or_else(|| {
-            self.err(op, ErrorKind::Failed, "CreateLaunchTemplateVersion answered without a version number")
-        })?;
-        let id = created.and_then(|v| v.launch_template_id()).map(str::to_string).or(t.id.clone());
-        Ok((TemplateRef { id, name: t.name.clone(), version: number.to_string() }, number))
-    }
-
-    fn rewrite_user_data(&self, ud: &str, blue: &str, green: &str) -> Result<String, ProviderError> {
-        let bytes = aws_smithy_types::base64::decode(ud).map_err(|e| {
-            self.err("create", ErrorKind::Invalid, format!("blue's launch template user data is not base64: {e}"))
-        })?;
-        let unrecognised = |why: &str| {
-            self.err(
-                "create",
-                ErrorKind::Invalid,
-                format!("blue's user data {why}: green nodes would carry {}={blue}, not {green}", self.node_label),
-            )
-            .with_hint(format!(
-                "the bootstrap must set the node label {}=<pool> in plain (not gzip) user data; set provider.node_label \
-                 to the label it sets",
-                self.node_label
-            ))
-        };
-        if bytes.starts_with(&[0x1f, 0x8b]) {
-            return Err(unrecognised("is gzip-compressed"));
-        }
-        let text = String::from_utf8(bytes).map_err(|_| unrecognised("is not text"))?;
-        let out = rewrite_label(&text, &self.node_label, blue, green)
-            .ok_or_else(|| unrecognised(&format!("does not set {}={blue}", self.node_label)))?;
-        Ok(aws_smithy_types::base64::encode(out))
-    }
-
     async fn set_sizes(&self, op: &str, name: &str, size: PoolSize) -> Result<(), ProviderError> {
         self.asg
             .update_auto_scaling_group()
@@ -365,92 +220,6 @@ impl AsgProvider {
             .map_err(|e| sdk_error(KIND, op, &e))?;
         Ok(())
     }
-}
-
-impl TemplateRef {
-    fn label(&self) -> String {
-        self.id.clone().or_else(|| self.name.clone()).unwrap_or_else(|| "?".into())
-    }
-}
-
-fn version_description(green: &str) -> String {
-    format!("poolshift:{green}")
-}
-
-fn tag<'a>(g: &'a AutoScalingGroup, key: &str) -> Option<&'a str> {
-    g.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
-}
-
-fn to_i32(v: u32) -> i32 {
-    i32::try_from(v).unwrap_or(i32::MAX)
-}
-
-fn to_u32(v: Option<i32>) -> u32 {
-    v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0)
-}
-
-fn size_of(g: &AutoScalingGroup) -> PoolSize {
-    PoolSize { min: to_u32(g.min_size()), max: to_u32(g.max_size()), desired: to_u32(g.desired_capacity()) }
-}
-
-fn suspended(g: &AutoScalingGroup) -> BTreeSet<String> {
-    g.suspended_processes().iter().filter_map(|p| p.process_name().map(str::to_string)).collect()
-}
-
-fn autoscaling_of(g: &AutoScalingGroup) -> AutoscalingSettings {
-    let size = size_of(g);
-    let sus = suspended(g);
-    let enabled = size.min < size.max && !sus.contains("Launch") && !sus.contains("Terminate");
-    let mut extra = BTreeMap::new();
-    extra.insert(SUSPENDED_KEY.to_string(), sus.into_iter().collect::<Vec<_>>().join(","));
-    AutoscalingSettings { enabled, size, extra }
-}
-
-fn encode_frozen(prior: &AutoscalingSettings) -> String {
-    let s = prior.size;
-    format!("{},{},{};{}", s.min, s.max, s.desired, prior.extra.get(SUSPENDED_KEY).map(String::as_str).unwrap_or(""))
-}
-
-fn decode_frozen(v: &str) -> Option<AutoscalingSettings> {
-    let (sizes, procs) = v.split_once(';')?;
-    let n: Vec<u32> = sizes.split(',').map(|p| p.trim().parse().ok()).collect::<Option<_>>()?;
-    let [min, max, desired] = n[..] else { return None };
-    let sus: BTreeSet<&str> = procs.split(',').filter(|p| !p.is_empty()).collect();
-    let enabled = min < max && !sus.contains("Launch") && !sus.contains("Terminate");
-    let mut extra = BTreeMap::new();
-    extra.insert(SUSPENDED_KEY.to_string(), sus.into_iter().collect::<Vec<_>>().join(","));
-    Some(AutoscalingSettings { enabled, size: PoolSize { min, max, desired }, extra })
-}
-
-fn status_of(pool: &str, g: &AutoScalingGroup) -> PoolStatus {
-    let version = tag(g, VERSION_TAG).unwrap_or_default().to_string();
-    let desired = to_u32(g.desired_capacity());
-    let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
-    let mut in_service = 0;
-    for i in g.instances() {
-        let state = i.lifecycle_state().map(|s| s.as_str()).unwrap_or("Unknown");
-        *counts.entry(state).or_default() += 1;
-        if i.lifecycle_state() == Some(&LifecycleState::InService) && i.health_status() != Some("Unhealthy") {
-            in_service += 1;
-        }
-    }
-    let deleting = g.status().is_some_and(|s| s.to_ascii_lowercase().contains("delete"));
-    let state = if deleting {
-        PoolState::Deleting
-    } else if in_service >= desired {
-        PoolState::Ready
-    } else {
-        PoolState::Creating
-    };
-    let message = (!counts.is_empty() || g.status().is_some()).then(|| {
-        let mut parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-        parts.push(format!("desired {desired}"));
-        if let Some(s) = g.status() {
-            parts.push(s.to_string());
-        }
-        parts.join(", ")
-    });
-    PoolStatus { name: pool.to_string(), version, state, nodes: in_service, message }
 }
 
 #[async_trait]
