@@ -139,7 +139,7 @@ pub(super) fn describe(ng: &Nodegroup, name: &str, zones: Vec<String>) -> PoolDe
         put(x::MAX_UNAVAILABLE_PERCENTAGE, u.max_unavailable_percentage().map(|v| v.to_string()));
     }
     for (k, v) in ng.tags().into_iter().flatten() {
-        if k != SOURCE_TAG && k != VERSION_TAG {
+        if k != SOURCE_TAG && k != VERSION_TAG && !k.starts_with("aws:") {
             extra.insert(format!("{}{k}", x::TAG_PREFIX), v.clone());
         }
     }

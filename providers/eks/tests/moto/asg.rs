@@ -293,6 +293,19 @@ async fn asg_throttling_is_retried_then_reported_transient() {
     assert_eq!(err.kind, ErrorKind::Transient);
     assert_eq!(err.message, "Throttling: Rate exceeded");
     assert_eq!(w.proxy.with(|s| s.ops("SuspendProcesses").len()), 3);
+
+    // A create that fails after its launch template version exists says so, and a retry reuses that version.
+    let blue = w.provider.describe_pool("workers").await.unwrap();
+    let spec = PoolSpec::derive(&blue, "workers-v1-31-4", "1.31.4");
+    w.proxy.with(|s| s.throttle.insert("CreateAutoScalingGroup".into(), 3));
+    let err = w.provider.create_pool(&spec).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Transient);
+    assert!(err.message.ends_with("version 2 was created for workers-v1-31-4 and is reused by a retry"), "{err}");
+    let created = w.provider.create_pool(&spec).await.unwrap();
+    assert_eq!(created.name, "workers-v1-31-4");
+    assert_eq!(w.proxy.with(|s| s.ops("CreateLaunchTemplateVersion").len()), 1);
+    let f = w.proxy.with(|s| s.ops("CreateAutoScalingGroup")).last().unwrap().form();
+    assert_eq!(f["MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.Version"], "2");
 }
 
 #[tokio::test]
