@@ -29,6 +29,9 @@ pub fn compiled_kinds() -> Vec<&'static str> {
     if cfg!(feature = "sim") {
         kinds.push("sim");
     }
+    if cfg!(feature = "eks") {
+        kinds.extend(["eks", "eks-asg"]);
+    }
     if cfg!(feature = "gke") {
         kinds.push("gke");
     }
@@ -45,8 +48,8 @@ pub async fn build_provider(
     client: &kube::Client,
     pool: &PoolConfig,
 ) -> Result<Arc<dyn Provider>, ProviderBuildError> {
+    #[cfg_attr(all(feature = "sim", feature = "eks", feature = "gke", feature = "onprem"), allow(unused_variables))]
     let not_compiled = |kind| ProviderBuildError::NotCompiled { kind, available: compiled_kinds().join(", ") };
-    let _ = pool;
     match cfg {
         #[cfg(feature = "sim")]
         ProviderConfig::Sim => Ok(Arc::new(poolshift_provider_sim::SimProvider::new(client.clone()))),
@@ -74,6 +77,35 @@ pub async fn build_provider(
         ProviderConfig::Gke(_) => Err(not_compiled("gke")),
         #[cfg(not(feature = "onprem"))]
         ProviderConfig::Onprem(_) => Err(not_compiled("onprem")),
+        #[cfg(feature = "eks")]
+        ProviderConfig::Eks(e) => {
+            let settings = poolshift_provider_eks::EksSettings {
+                region: e.region.clone(),
+                cluster: e.cluster.clone(),
+                endpoint_url: e.endpoint_url.clone(),
+                profile: e.profile.clone(),
+            };
+            let p = poolshift_provider_eks::EksProvider::new(settings)
+                .await
+                .map_err(|e| ProviderBuildError::Setup { kind: "eks", message: e.to_string() })?;
+            Ok(Arc::new(p))
+        }
+        #[cfg(feature = "eks")]
+        ProviderConfig::EksAsg(e) => {
+            let settings = poolshift_provider_eks::AsgSettings {
+                region: e.region.clone(),
+                cluster: e.cluster.clone(),
+                endpoint_url: e.endpoint_url.clone(),
+                profile: e.profile.clone(),
+                node_label: None,
+                images: pool.image_id.iter().map(|i| (pool.name.clone(), i.clone())).collect(),
+            };
+            let p = poolshift_provider_eks::AsgProvider::new(settings)
+                .await
+                .map_err(|e| ProviderBuildError::Setup { kind: "eks-asg", message: e.to_string() })?;
+            Ok(Arc::new(p))
+        }
+        #[cfg(not(feature = "eks"))]
         ProviderConfig::Eks(_) | ProviderConfig::EksAsg(_) => Err(not_compiled(cfg.kind())),
     }
 }

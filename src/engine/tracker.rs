@@ -98,7 +98,8 @@ impl Tracker {
             let disposition = classify(p, &pdbs, allow);
             let (state, movable) = match &disposition {
                 Disposition::Skip(SkipReason::DaemonSet | SkipReason::Mirror | SkipReason::Finished) => continue,
-                Disposition::Evict if p.terminating => (PodState::Evicted { at: now }, true),
+                // Already going (evicted before a restart, force-deleted, deleted by someone): wait until it is gone.
+                _ if p.terminating => (PodState::Evicted { at: now }, true),
                 Disposition::Evict => (PodState::Waiting { not_before: Duration::ZERO, attempts: 0, last: None }, true),
                 Disposition::Blocked(r) => {
                     (PodState::Blocked { reason: r.to_string(), pdb: pdbs.first().map(|d| d.key()) }, false)

@@ -43,23 +43,6 @@ fn a_bad_config_is_exit_2_with_its_position_and_nothing_is_contacted() {
             assert!(stdout(&o).is_empty(), "{command:?}: {}", stdout(&o));
         }
     }
-    // A provider this build does not have: refused before the cluster is contacted.
-    let eks = write_config(
-        cluster.dir.path(),
-        "eks.yaml",
-        &format!(
-            "cluster: {{name: cli-test, kubeconfig: {kc}}}\nprovider: {{kind: eks, region: eu-west-1, cluster: prod}}\npools: [{{name: blue}}]\n"
-        ),
-    );
-    let o = run(&["upgrade", "--yes", "-c", eks.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(
-        stderr(&o).starts_with(
-            "poolshift: provider eks is not compiled into this build yet (this poolshift has: sim, gke, onprem)"
-        ),
-        "{}",
-        stderr(&o)
-    );
     // Without a terminal to confirm on, a job must pass --yes: refused before anything is contacted.
     let o = run(&["upgrade", "-c", cluster.config.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));

@@ -127,7 +127,9 @@ async fn pod_stuck_terminating_is_reported_after_the_drain_timeout() {
 async fn force_deletes_stuck_pods_only_when_the_operator_enabled_it() {
     let yaml = scenario(
         2,
-        &format!("{WEB}\n  - {{kind: Deployment, name: frozen, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"),
+        &format!(
+            "{WEB}\n  - {{kind: Deployment, name: frozen, namespace: fin, replicas: 1, requests: {{cpu: 100m, memory: 64Mi}}, pdb: {{max_unavailable: 0}}}}"
+        ),
         "",
     );
     // Escalation force configured, but force not enabled for this run: it stops like pause, and says why.
