@@ -118,18 +118,21 @@ fn onprem(o: &OnpremConfig, client: &kube::Client, pool: &PoolConfig) -> Result<
     let setup =
         |e: poolshift_provider_api::ProviderError| ProviderBuildError::Setup { kind: "onprem", message: e.to_string() };
     match o {
-        OnpremConfig::Plugin { executable, timeout, settings } => {
+        OnpremConfig::Plugin { executable, timeout, settings, node_label } => {
             let (plugin, plugin_path) = match executable {
                 PluginExecutable::Name(n) => (Some(n.clone()), None),
                 PluginExecutable::Path(p) => (None, Some(p.clone())),
             };
-            let s = ExecSettings {
+            let mut s = ExecSettings {
                 plugin,
                 plugin_path,
                 timeout: *timeout,
                 settings: serde_json::to_value(settings).unwrap_or_default(),
                 ..Default::default()
             };
+            if let Some(label) = node_label {
+                s.node_label = label.clone();
+            }
             Ok(Arc::new(ExecProvider::new(s).map_err(setup)?))
         }
         OnpremConfig::PreProvisioned { label, expected_nodes, retire_command } => {

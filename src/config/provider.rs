@@ -64,6 +64,8 @@ pub enum OnpremConfig {
         timeout: Duration,
         /// Passed to the plugin as is.
         settings: BTreeMap<String, serde_json::Value>,
+        /// The node label whose value names the plugin's pools (default `poolshift.io/pool`).
+        node_label: Option<String>,
     },
     /// Green nodes are joined by the operator's automation with `label`; poolshift waits for them.
     PreProvisioned {

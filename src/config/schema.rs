@@ -88,6 +88,9 @@ pub struct Provider {
     pub timeout: Option<Dur>,
     #[serde(default)]
     pub settings: Option<BTreeMap<String, serde_json::Value>>,
+    /// The node label whose value names a plugin's pool (default `poolshift.io/pool`).
+    #[serde(default)]
+    pub node_label: Option<String>,
     #[serde(default)]
     pub pre_provisioned: Option<PreProvisioned>,
 }

@@ -297,7 +297,9 @@ fn provider_settings_are_kept() {
         "  kind: onprem\n  plugin_path: bin/plugin.sh\n  timeout: 30s\n  settings: {workspace: prod, vars: [a, b]}",
     ))
     .unwrap();
-    let ProviderConfig::Onprem(OnpremConfig::Plugin { executable, timeout, settings }) = c.provider else { panic!() };
+    let ProviderConfig::Onprem(OnpremConfig::Plugin { executable, timeout, settings, .. }) = c.provider else {
+        panic!()
+    };
     assert_eq!(executable, PluginExecutable::Path(PathBuf::from("/etc/poolshift/bin/plugin.sh")));
     assert_eq!(timeout, Duration::from_secs(30));
     assert_eq!(settings["vars"], serde_json::json!(["a", "b"]));

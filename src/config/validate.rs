@@ -93,13 +93,14 @@ fn provider(p: schema::Provider, base: &Path) -> Result<ProviderConfig, Problem>
         ("plugin_path", p.plugin_path.is_some()),
         ("timeout", p.timeout.is_some()),
         ("settings", p.settings.is_some()),
+        ("node_label", p.node_label.is_some()),
         ("pre_provisioned", p.pre_provisioned.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match p.kind {
         Kind::Sim => (&[], &[]),
         Kind::Eks | Kind::EksAsg => (&["region", "cluster", "endpoint_url", "profile"], &["region", "cluster"]),
         Kind::Gke => (&["project", "location", "cluster", "endpoint"], &["project", "location", "cluster"]),
-        Kind::Onprem => (&["plugin", "plugin_path", "timeout", "settings", "pre_provisioned"], &[]),
+        Kind::Onprem => (&["plugin", "plugin_path", "timeout", "settings", "node_label", "pre_provisioned"], &[]),
     };
     let kind = p.kind.name();
     for (name, is) in present {
@@ -170,7 +171,11 @@ fn onprem(p: schema::Provider, path: &FieldPath, base: &Path) -> Result<OnpremCo
         }
     }
     if let Some(pre) = p.pre_provisioned {
-        for (name, is) in [("timeout", p.timeout.is_some()), ("settings", p.settings.is_some())] {
+        for (name, is) in [
+            ("timeout", p.timeout.is_some()),
+            ("settings", p.settings.is_some()),
+            ("node_label", p.node_label.is_some()),
+        ] {
             if is {
                 return fail(path.key(name), "applies to exec plugins only, not to pre_provisioned");
             }
@@ -214,7 +219,8 @@ fn onprem(p: schema::Provider, path: &FieldPath, base: &Path) -> Result<OnpremCo
     if timeout.is_zero() {
         return fail(path.key("timeout"), "must be more than 0s");
     }
-    Ok(OnpremConfig::Plugin { executable, timeout, settings: p.settings.unwrap_or_default() })
+    non_empty(path.key("node_label"), &p.node_label)?;
+    Ok(OnpremConfig::Plugin { executable, timeout, settings: p.settings.unwrap_or_default(), node_label: p.node_label })
 }
 
 fn state(s: Option<schema::State>, base: &Path, pools: usize) -> Result<StateConfig, Problem> {

@@ -29,12 +29,24 @@ pub struct SimCluster {
 impl SimCluster {
     /// The upgrade scenario, with `pool_policy` as the blue pool's policy lines (indented YAML).
     pub fn start(pool_policy: &str) -> SimCluster {
+        Self::start_with(pool_policy, |_| "  kind: sim\n".to_string())
+    }
+
+    /// The same, with the `provider:` section's lines from `provider(simulator URL)`.
+    pub fn start_with(pool_policy: &str, provider: impl Fn(&str) -> String) -> SimCluster {
         let served = Served::start(&upgrade_scenario(), SPEED);
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("cluster.yaml");
+        let kubeconfig = std::fs::read_to_string(&served.kubeconfig).expect("kubeconfig");
+        let url = kubeconfig
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: "))
+            .expect("server in the kubeconfig")
+            .to_string();
         let text = format!(
-            "cluster:\n  name: cli-test\n  kubeconfig: {}\nprovider:\n  kind: sim\nlease_ttl: 5s\npools:\n  - name: blue\n{pool_policy}",
-            served.kubeconfig.display()
+            "cluster:\n  name: cli-test\n  kubeconfig: {}\nprovider:\n{}lease_ttl: 5s\npools:\n  - name: blue\n{pool_policy}",
+            served.kubeconfig.display(),
+            provider(&url)
         );
         std::fs::write(&config, text).expect("write config");
         SimCluster { served, dir, config }
