@@ -3,6 +3,7 @@
 //! Architecture: snapshot -> plan (pure data) -> execute step by step -> checkpoint.
 //! - `model`: plain data (snapshot, policy, plan, checkpoint, versions); `plan`: the pure planner;
 //! - `engine`: executes a plan through the `ports` traits; `kube`, `state`, `time`: their implementations;
+//! - `report`: the dry-run report of a plan (text, markdown, json);
 //! - `session`: wires them for one pool; `cli`: the command line (one file per command), `exit` the
 //!   documented exit codes, `logging` the tracing setup, `cluster_view`/`text_table` terminal output.
 
@@ -16,6 +17,10 @@ pub mod logging;
 pub mod model;
 pub mod plan;
 pub mod ports;
+pub mod preflight;
+#[cfg(feature = "sim")]
+pub mod rehearsal;
+pub mod report;
 pub mod session;
 pub mod state;
 pub mod text_table;

@@ -12,6 +12,8 @@ use crate::kube::configmap_store::ConfigMapStore;
 use crate::kube::lease::LeaseLock;
 use crate::model::plan::UpgradePlan;
 use crate::model::policy::Policy;
+use crate::model::snapshot::{ProviderRecord, Snapshot};
+use crate::model::version::Version;
 use crate::plan::target::TargetPolicy;
 use crate::plan::{PlanError, PlanInput, build};
 use crate::ports::{CheckpointStore, Clock, Cluster, ClusterError, Reporter};
@@ -25,6 +27,10 @@ pub enum SessionError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(
+        "the snapshot has no provider record for pool {pool} (it has: {known}): take it with `poolshift snapshot -c FILE`, whose provider describes the pools"
+    )]
+    NoProviderRecord { pool: String, known: String },
 }
 
 /// Where checkpoints go.
@@ -68,6 +74,15 @@ impl Session {
 
     /// Reads the cluster and the provider, and builds the plan `upgrade` would execute.
     pub async fn plan(&self, target: &TargetPolicy, policy: &Policy) -> Result<UpgradePlan, SessionError> {
+        Ok(self.plan_and_snapshot(target, policy).await?.0)
+    }
+
+    /// [`Session::plan`], with the snapshot it was made from.
+    pub async fn plan_and_snapshot(
+        &self,
+        target: &TargetPolicy,
+        policy: &Policy,
+    ) -> Result<(UpgradePlan, Snapshot), SessionError> {
         let snapshot = self.cluster.snapshot().await?;
         let blue = self.provider.describe_pool(&self.pool).await?;
         let offered = self.provider.versions().await?;
@@ -75,7 +90,7 @@ impl Session {
         let provider = self.provider.clone();
         let pool = self.pool.clone();
         let name = move |v: &str| provider.green_name(&pool, v);
-        Ok(build(&PlanInput {
+        let plan = build(&PlanInput {
             cluster: &self.cluster_name,
             snapshot: &snapshot,
             blue: &blue,
@@ -84,8 +99,61 @@ impl Session {
             target,
             policy,
             green_name: &name,
-        })?)
+        })?;
+        Ok((plan, snapshot))
     }
+}
+
+/// What `provider` says about `pool`, to record in a snapshot file for offline planning.
+pub async fn provider_record(provider: &dyn Provider, pool: &str) -> Result<ProviderRecord, ProviderError> {
+    let blue = provider.describe_pool(pool).await?;
+    let offered = provider.versions().await?;
+    let current = blue.version.parse::<Version>().ok();
+    // Keyed as the planner asks: the normalised version (`1.31.4`).
+    let green_names = offered
+        .node_versions
+        .iter()
+        .filter_map(|v| v.parse::<Version>().ok())
+        .filter(|v| current.is_some_and(|c| *v > c))
+        .map(|v| (v.to_string(), provider.green_name(pool, &v.to_string())))
+        .collect();
+    Ok(ProviderRecord {
+        kind: provider.kind().to_string(),
+        matcher: provider.node_matcher(pool),
+        blue,
+        offered,
+        green_names,
+    })
+}
+
+/// Plans `pool` from a snapshot file alone: the provider's answers come from the snapshot's record.
+pub fn plan_offline(
+    cluster_name: &str,
+    snapshot: &Snapshot,
+    pool: &str,
+    target: &TargetPolicy,
+    policy: &Policy,
+) -> Result<UpgradePlan, SessionError> {
+    let record = snapshot.providers.iter().find(|r| r.blue.name == pool).ok_or_else(|| {
+        let known: Vec<&str> = snapshot.providers.iter().map(|r| r.blue.name.as_str()).collect();
+        SessionError::NoProviderRecord {
+            pool: pool.to_string(),
+            known: if known.is_empty() { "none".into() } else { known.join(", ") },
+        }
+    })?;
+    let name = |v: &str| {
+        record.green_names.get(v).cloned().unwrap_or_else(|| poolshift_provider_api::default_green_name(pool, v, 63))
+    };
+    Ok(build(&PlanInput {
+        cluster: cluster_name,
+        snapshot,
+        blue: &record.blue,
+        matcher: &record.matcher,
+        offered: &record.offered,
+        target,
+        policy,
+        green_name: &name,
+    })?)
 }
 
 /// `host/pid`: who holds the lease and who asked for a pause.

@@ -19,6 +19,8 @@
 
 mod node;
 
+pub use node::node_name;
+
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;

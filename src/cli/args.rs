@@ -120,9 +120,43 @@ pub struct PlanArgs {
     /// Report format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = PlanFormat::Text)]
     pub output: PlanFormat,
-    /// Rehearse the plan on a simulated copy of the cluster to estimate the timeline.
+    /// Plan offline from a file written by `poolshift snapshot` (no cluster or provider is contacted; the
+    /// dry-run evictions are not checked).
+    #[arg(long, value_name = "FILE")]
+    pub from_snapshot: Option<PathBuf>,
+    /// Rehearse the plan with the upgrade engine on a simulated copy of the cluster (virtual time) and
+    /// report the timeline.
     #[arg(long)]
     pub rehearse: bool,
+    #[command(flatten)]
+    pub rehearsal: RehearsalArgs,
+}
+
+/// How the rehearsal's simulated copy behaves where the cluster's state cannot tell.
+#[derive(Debug, Args)]
+pub struct RehearsalArgs {
+    /// Rehearsal: from a pod bound to a node to Running.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    pub pod_start: std::time::Duration,
+    /// Rehearsal: from Running to Ready.
+    #[arg(long, value_name = "DUR", default_value = "3s", value_parser = parse_duration)]
+    pub pod_ready: std::time::Duration,
+    /// Rehearsal: from deletion to gone.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_duration)]
+    pub pod_termination: std::time::Duration,
+    /// Rehearsal: from creating green to its nodes appearing.
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub pool_provision: std::time::Duration,
+    /// Rehearsal: from a green node appearing to Ready.
+    #[arg(long, value_name = "DUR", default_value = "20s", value_parser = parse_duration)]
+    pub node_ready: std::time::Duration,
+    /// Rehearsal: from deleting blue to its nodes gone.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    pub pool_delete: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::units::parse_duration(s)
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +210,9 @@ pub struct SnapshotArgs {
     /// File to write the snapshot to.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: PathBuf,
+    /// Record only this pool's provider description (default: every pool of the configuration).
+    #[arg(long, value_name = "NAME", env = "POOLSHIFT_POOL")]
+    pub pool: Option<String>,
 }
 
 #[derive(Debug, Args)]

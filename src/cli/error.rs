@@ -60,6 +60,10 @@ pub enum CliError {
     NotBuiltOption { option: &'static str },
     #[error("cannot write {}: {source}", .path.display())]
     WriteFile { path: PathBuf, source: std::io::Error },
+    #[error("snapshot {}: {message}", .path.display())]
+    Snapshot { path: PathBuf, message: String },
+    #[error("{0}")]
+    Rehearsal(String),
 }
 
 impl CliError {
@@ -74,7 +78,8 @@ impl CliError {
             | CliError::Provider(_)
             | CliError::Unfinished { .. }
             | CliError::NoRun { .. }
-            | CliError::NotBuiltOption { .. } => Exit::Usage,
+            | CliError::NotBuiltOption { .. }
+            | CliError::Snapshot { .. } => Exit::Usage,
             // Refusals that changed nothing: another agent holds the pool, or the run is not in a state for this.
             CliError::Engine(
                 EngineError::Lock(LockError::Held { .. })
@@ -95,7 +100,8 @@ impl CliError {
             | CliError::SimClock(_)
             | CliError::Store(_)
             | CliError::Cluster(_)
-            | CliError::WriteFile { .. } => Exit::Failed,
+            | CliError::WriteFile { .. }
+            | CliError::Rehearsal(_) => Exit::Failed,
         }
     }
 }

@@ -1,42 +1,169 @@
 //! `poolshift plan`: the dry run. Reads the cluster and the provider (writes nothing), builds the plan
-//! `upgrade` would execute and prints it: a short summary, markdown, or the plan itself as JSON. Exits 5 when
-//! the plan has blocked pods (a CI gate), 0 when the pool is already at its target.
+//! `upgrade` would execute, sends each of its evictions as a server-side dry run (`dryRun=All`), optionally
+//! rehearses it on a simulated copy (`--rehearse`), and prints the report (`-o text|markdown|json`, see
+//! `crate::report`). `--from-snapshot FILE` plans offline from a `poolshift snapshot` file. Exits 5 when the
+//! plan has blocked pods (a CI gate), 0 otherwise (also when the pool is already at its target).
 
+use std::path::Path;
 use std::sync::Arc;
 
-use super::args::{PlanArgs, PlanFormat, Target};
+use poolshift_provider_api::NodeMatcher;
+
+use super::args::{PlanArgs, PlanFormat, RehearsalArgs, Target};
 use super::connect::{Connection, Selected};
 use super::error::CliError;
-use crate::config::TargetSpec;
+use crate::config::{ClusterConfig, ConfigError, TargetSpec};
 use crate::exit::Exit;
 use crate::model::plan::{Disposition, Severity, UpgradePlan};
 use crate::model::policy::{BatchSize, Policy};
+use crate::model::snapshot::{SNAPSHOT_SCHEMA, Snapshot};
 use crate::model::version::Version;
 use crate::plan::PlanError;
 use crate::plan::target::{TargetError, TargetPolicy};
-use crate::session::{Session, SessionError};
+use crate::report::{self, Format};
+use crate::session::{Session, SessionError, plan_offline};
+
+/// A plan with what a rehearsal needs.
+struct Planned {
+    plan: UpgradePlan,
+    snapshot: Snapshot,
+    matcher: NodeMatcher,
+}
 
 pub async fn run(args: &PlanArgs) -> Result<Exit, CliError> {
+    let planned = match &args.from_snapshot {
+        Some(file) => offline(args, file)?,
+        None => online(args).await?,
+    };
+    let Some(Planned { mut plan, snapshot, matcher }) = planned else { return Ok(Exit::Done) };
     if args.rehearse {
-        return Err(CliError::NotBuiltOption { option: "--rehearse" });
+        plan.review.rehearsal = Some(rehearse(&snapshot, &plan, &matcher, &args.rehearsal)?);
     }
+    let format = match args.output {
+        PlanFormat::Text => Format::Text,
+        PlanFormat::Markdown => Format::Markdown,
+        PlanFormat::Json => Format::Json,
+    };
+    let text = report::render(&plan, format).map_err(|e| CliError::Output(e.into()))?;
+    super::write_stdout(text.as_bytes())?;
+    Ok(if plan.blocked().count() > 0 { Exit::PlanBlockers } else { Exit::Done })
+}
+
+/// Plans against the live cluster and provider, then checks every eviction with a dry run.
+async fn online(args: &PlanArgs) -> Result<Option<Planned>, CliError> {
     let t = &args.target;
     let selected = Selected::load(t.config.as_deref(), t.pool.as_deref(), t.state_file.as_deref())?;
     let conn = Connection::open(&selected.config, None).await?;
     let session = conn.session_with_provider(&selected, Arc::new(super::connect::Silent)).await?;
     let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false);
-    let Some(plan) = plan_or_nothing(&session, &target, &policy).await? else { return Ok(Exit::Done) };
-    let text = match args.output {
-        PlanFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&plan).map_err(|e| CliError::Output(e.into()))?;
-            s.push('\n');
-            s
+    let (mut plan, snapshot) = match session.plan_and_snapshot(&target, &policy).await {
+        Ok(x) => x,
+        Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
+            super::write_stdout(format!("pool {}: {e}\n", session.pool).as_bytes())?;
+            return Ok(None);
         }
-        PlanFormat::Text => summary(&plan),
-        PlanFormat::Markdown => markdown(&plan),
+        Err(e) => return Err(e.into()),
     };
-    super::write_stdout(text.as_bytes())?;
-    Ok(if plan.blocked().count() > 0 { Exit::PlanBlockers } else { Exit::Done })
+    let preflight = crate::preflight::check(session.cluster.as_ref(), &plan, crate::preflight::DEFAULT_CONCURRENCY);
+    plan.review.preflight = Some(preflight.await);
+    let matcher = session.provider.node_matcher(&session.pool);
+    Ok(Some(Planned { plan, snapshot, matcher }))
+}
+
+/// Plans from a snapshot file: the configuration (if any) gives the pool's policy and target, the snapshot's
+/// provider record the provider's answers. Contacts nothing.
+fn offline(args: &PlanArgs, file: &Path) -> Result<Option<Planned>, CliError> {
+    let bad = |message: String| CliError::Snapshot { path: file.to_path_buf(), message };
+    let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+    let snapshot: Snapshot = serde_json::from_str(&text).map_err(|e| bad(format!("not a poolshift snapshot: {e}")))?;
+    if snapshot.schema != SNAPSHOT_SCHEMA {
+        return Err(bad(format!("schema {} is not {SNAPSHOT_SCHEMA}, the one this poolshift reads", snapshot.schema)));
+    }
+    let t = &args.target;
+    let (cluster, pool, target, policy) = match ClusterConfig::locate(t.config.as_deref()) {
+        Ok(_) => {
+            let selected = Selected::load(t.config.as_deref(), t.pool.as_deref(), t.state_file.as_deref())?;
+            let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false);
+            (selected.config.cluster.name.clone(), selected.pool.name.clone(), target, policy)
+        }
+        Err(ConfigError::Missing) => {
+            let pool = match (&t.pool, snapshot.providers.as_slice()) {
+                (Some(p), _) => p.clone(),
+                (None, [only]) => only.blue.name.clone(),
+                (None, _) => {
+                    let known: Vec<&str> = snapshot.providers.iter().map(|r| r.blue.name.as_str()).collect();
+                    return Err(bad(format!(
+                        "name the pool with --pool (the snapshot describes: {})",
+                        if known.is_empty() { "no pool".into() } else { known.join(", ") }
+                    )));
+                }
+            };
+            let target = match &t.to {
+                Some(to) => match to_spec(to) {
+                    TargetSpec::LatestPatch => TargetPolicy::LatestPatch,
+                    TargetSpec::NextMinor => {
+                        TargetPolicy::NextMinor { maturity: crate::plan::target::DEFAULT_MATURITY }
+                    }
+                    TargetSpec::Exact(v) => TargetPolicy::Exact(v),
+                },
+                None => TargetPolicy::LatestPatch,
+            };
+            ("snapshot".to_string(), pool, target, Policy::default())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let plan = match plan_offline(&cluster, &snapshot, &pool, &target, &policy) {
+        Ok(p) => p,
+        Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
+            super::write_stdout(format!("pool {pool}: {e}\n").as_bytes())?;
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let matcher = snapshot
+        .providers
+        .iter()
+        .find(|r| r.blue.name == pool)
+        .map(|r| r.matcher.clone())
+        .unwrap_or(NodeMatcher { label: String::new(), value: String::new() });
+    Ok(Some(Planned { plan, snapshot, matcher }))
+}
+
+#[cfg(feature = "sim")]
+fn rehearse(
+    snapshot: &Snapshot,
+    plan: &UpgradePlan,
+    matcher: &NodeMatcher,
+    args: &RehearsalArgs,
+) -> Result<crate::model::review::Rehearsal, CliError> {
+    let options = crate::rehearsal::Options {
+        pod_start: args.pod_start,
+        pod_ready: args.pod_ready,
+        pod_termination: args.pod_termination,
+        pool_provision: args.pool_provision,
+        node_ready: args.node_ready,
+        pool_delete: args.pool_delete,
+    };
+    crate::rehearsal::rehearse_blocking(snapshot, plan, matcher, &options)
+        .map_err(|e| CliError::Rehearsal(e.to_string()))
+}
+
+#[cfg(not(feature = "sim"))]
+fn rehearse(
+    _: &Snapshot,
+    _: &UpgradePlan,
+    _: &NodeMatcher,
+    _: &RehearsalArgs,
+) -> Result<crate::model::review::Rehearsal, CliError> {
+    Err(CliError::NotBuiltOption { option: "--rehearse (needs the sim feature)" })
+}
+
+fn to_spec(t: &Target) -> TargetSpec {
+    match t {
+        Target::LatestPatch => TargetSpec::LatestPatch,
+        Target::NextMinor => TargetSpec::NextMinor,
+        Target::Version { major, minor, patch } => TargetSpec::Exact(Version::new(*major, *minor, *patch)),
+    }
 }
 
 /// The pool's target (`--to` over the file's `to`) and policy (`--force` enables the force escalation).
@@ -103,39 +230,6 @@ pub fn summary(plan: &UpgradePlan) -> String {
         let what = if f.severity == Severity::Blocker { "blocker" } else { "risk" };
         let objects = if f.objects.is_empty() { String::new() } else { format!(" [{}]", f.objects.join(", ")) };
         out.push_str(&format!("  {what}: {}{objects}\n", f.message));
-    }
-    out
-}
-
-/// The plan as a markdown report for a change request.
-pub fn markdown(plan: &UpgradePlan) -> String {
-    let mut out = format!("# Upgrade plan: pool `{}` of cluster `{}`\n\n", plan.pool, plan.cluster);
-    out.push_str(&format!(
-        "- version: {} -> **{}** ({}; policy `{}`)\n- control plane: {}\n- green pool: `{}` ({} nodes)\n",
-        plan.blue.version,
-        plan.target.version,
-        plan.target.reason,
-        plan.target.policy,
-        plan.control_plane,
-        plan.green.name,
-        plan.green.size.desired
-    ));
-    out.push_str(&format!(
-        "- {} blue nodes in {} batches, {} pods to move, {} blocked\n\n## Batches\n\n| batch | nodes | pods to move |\n| --- | --- | --- |\n",
-        plan.blue_nodes.len(),
-        plan.batches.len(),
-        plan.to_evict(),
-        plan.blocked().count()
-    ));
-    for b in &plan.batches {
-        let evict = b.pods.iter().filter(|p| p.disposition == Disposition::Evict).count();
-        out.push_str(&format!("| {} | {} | {evict} |\n", b.index + 1, b.nodes.join(", ")));
-    }
-    if !plan.findings.is_empty() {
-        out.push_str("\n## Findings\n\n");
-        for f in &plan.findings {
-            out.push_str(&format!("- **{:?}** `{}`: {}\n", f.severity, f.code, f.message));
-        }
     }
     out
 }

@@ -591,6 +591,8 @@ mod tests {
             tolerates_all: false,
             priority_class: None,
             unschedulable: None,
+            node_selector: BTreeMap::new(),
+            spread: vec![],
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
 use kube::core::Status;
@@ -19,7 +19,9 @@ use super::RUN_LABEL;
 use super::cache::LiveCache;
 use super::errors::cluster_error;
 use super::retry::transient;
-use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo, SNAPSHOT_SCHEMA, Snapshot, resolve_workloads, scale_entries};
+use crate::model::snapshot::{
+    NodeInfo, PdbInfo, PodInfo, SNAPSHOT_SCHEMA, Snapshot, resolve_workloads, scale_entries, volume_infos,
+};
 use crate::ports::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 
 /// Page size of the snapshot's lists (client-go's pager default).
@@ -77,6 +79,22 @@ impl KubeCluster {
                     Err(e) => return Err(cluster_error("list", what, e)),
                 }
             }
+        }
+    }
+
+    /// A list the plan can do without: `None` when the server does not serve the resource (404) or RBAC
+    /// denies it (403).
+    async fn list_optional<K>(&self, what: &str) -> Result<Option<Vec<K>>, ClusterError>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        match self.list_all::<K>(what).await {
+            Ok(items) => Ok(Some(items)),
+            Err(ClusterError::Api { code: 403 | 404, message, .. }) => {
+                tracing::info!(what, %message, "cannot list; planning without it");
+                Ok(None)
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -168,7 +186,7 @@ pub fn classify_eviction(code: u16, status: &Status, retry_after: Option<Duratio
 #[async_trait]
 impl Cluster for KubeCluster {
     async fn snapshot(&self) -> Result<Snapshot, ClusterError> {
-        let (nodes, pods, pdbs, deploys, sets, rss, version) = tokio::try_join!(
+        let (nodes, pods, pdbs, deploys, sets, rss, version, pvcs, pvs) = tokio::try_join!(
             self.list_all::<Node>("nodes"),
             self.list_all::<Pod>("pods"),
             self.list_all::<PodDisruptionBudget>("poddisruptionbudgets"),
@@ -176,6 +194,8 @@ impl Cluster for KubeCluster {
             self.list_all::<StatefulSet>("statefulsets"),
             self.list_all::<ReplicaSet>("replicasets"),
             async { self.client.apiserver_version().await.map_err(|e| cluster_error("get", "/version", e)) },
+            self.list_optional::<PersistentVolumeClaim>("persistentvolumeclaims"),
+            self.list_optional::<PersistentVolume>("persistentvolumes"),
         )?;
         let mut nodes: Vec<NodeInfo> = nodes.iter().map(NodeInfo::from).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
@@ -191,6 +211,8 @@ impl Cluster for KubeCluster {
             pods,
             pdbs,
             scales: scale_entries(&deploys, &sets, &rss),
+            volumes: pvcs.zip(pvs).map(|(c, v)| volume_infos(&c, &v)),
+            providers: Vec::new(),
         })
     }
 

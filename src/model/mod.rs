@@ -4,5 +4,6 @@ pub mod checkpoint;
 pub mod plan;
 pub mod policy;
 pub mod quantity;
+pub mod review;
 pub mod snapshot;
 pub mod version;

@@ -4,9 +4,11 @@ use poolshift_provider_api::{PoolDescription, PoolSpec};
 use serde::{Deserialize, Serialize};
 
 use super::policy::Policy;
+use super::review::Review;
 use super::version::Version;
 
-pub const PLAN_SCHEMA: u32 = 1;
+/// The plan's JSON schema version (docs/plan-schema.md). 2 added `review`.
+pub const PLAN_SCHEMA: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpgradePlan {
@@ -22,6 +24,9 @@ pub struct UpgradePlan {
     pub blue_nodes: Vec<String>,
     pub batches: Vec<Batch>,
     pub findings: Vec<Finding>,
+    /// Versions, capacity, volumes, budgets, preflight and rehearsal: what the dry-run report shows.
+    #[serde(default)]
+    pub review: Review,
 }
 
 impl UpgradePlan {

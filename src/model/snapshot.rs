@@ -10,6 +10,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
+use poolshift_provider_api::{NodeMatcher, OfferedVersions, PoolDescription};
+
 use super::quantity;
 
 pub const SNAPSHOT_SCHEMA: u32 = 1;
@@ -30,6 +32,44 @@ pub struct Snapshot {
     pub pdbs: Vec<PdbInfo>,
     /// Replica counts of workload controllers, by `Kind/namespace/name`.
     pub scales: BTreeMap<String, i32>,
+    /// PersistentVolumeClaims and their volumes' placement; `None` when the API server does not serve them
+    /// or RBAC denies the list (the plan then assumes a claim's volume is in its pod's node zone, and says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Vec<VolumeInfo>>,
+    /// What the provider said about the configured pools when the snapshot was taken, for offline planning
+    /// (`plan --from-snapshot`). Empty when the snapshot was taken without a configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderRecord>,
+}
+
+/// A PersistentVolumeClaim and where its volume lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeInfo {
+    pub namespace: String,
+    pub claim: String,
+    /// The bound PersistentVolume, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// The zone the volume is pinned to (node affinity or zone label), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// A `local` or `hostPath` volume: pinned to `node`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}
+
+/// The provider's view of one pool, recorded in a snapshot file so that it can be planned offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderRecord {
+    /// Provider kind (`sim`, `gke`, `onprem` ...).
+    pub kind: String,
+    pub blue: PoolDescription,
+    pub offered: OfferedVersions,
+    pub matcher: NodeMatcher,
+    /// The green pool's name for each offered version newer than blue (the provider's naming rule).
+    pub green_names: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -72,7 +112,7 @@ pub struct OwnerRef {
     pub uid: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PodInfo {
     pub namespace: String,
     pub name: String,
@@ -110,6 +150,20 @@ pub struct PodInfo {
     /// The scheduler's message when the pod is Pending because no node fits (PodScheduled=False, Unschedulable).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unschedulable: Option<String>,
+    /// `spec.nodeSelector`: a replacement only lands on nodes carrying these labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Hard topology spread constraints (`whenUnsatisfiable: DoNotSchedule`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spread: Vec<Spread>,
+}
+
+/// A `DoNotSchedule` topology spread constraint: at most `max_skew` pods more in one `key` domain than in
+/// the emptiest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spread {
+    pub key: String,
+    pub max_skew: i32,
 }
 
 impl PodInfo {
@@ -286,6 +340,16 @@ impl From<&Pod> for PodInfo {
                 .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
                 .filter(|c| c.reason.as_deref() == Some("Unschedulable"))
                 .map(|c| c.message.clone().unwrap_or_else(|| "no node fits".into())),
+            node_selector: spec.and_then(|s| s.node_selector.clone()).unwrap_or_default(),
+            spread: spec
+                .and_then(|s| s.topology_spread_constraints.as_ref())
+                .map(|cs| {
+                    cs.iter()
+                        .filter(|c| c.when_unsatisfiable == "DoNotSchedule")
+                        .map(|c| Spread { key: c.topology_key.clone(), max_skew: c.max_skew })
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -358,4 +422,48 @@ pub fn resolve_workloads(pods: &mut [PodInfo], rss: &[ReplicaSet]) {
             p.workload = Some(d.clone());
         }
     }
+}
+
+/// Claims and where their volumes live: the zone from the PersistentVolume's node affinity (or its zone
+/// label), `local`/`hostPath` volumes with the node they are pinned to.
+pub fn volume_infos(
+    pvcs: &[k8s_openapi::api::core::v1::PersistentVolumeClaim],
+    pvs: &[k8s_openapi::api::core::v1::PersistentVolume],
+) -> Vec<VolumeInfo> {
+    const ZONE_KEYS: [&str; 2] = [LABEL_ZONE, "failure-domain.beta.kubernetes.io/zone"];
+    let by_name: BTreeMap<&str, &k8s_openapi::api::core::v1::PersistentVolume> =
+        pvs.iter().filter_map(|pv| Some((pv.metadata.name.as_deref()?, pv))).collect();
+    let mut out: Vec<VolumeInfo> = pvcs
+        .iter()
+        .map(|c| {
+            let volume = c.spec.as_ref().and_then(|s| s.volume_name.clone()).filter(|v| !v.is_empty());
+            let pv = volume.as_deref().and_then(|v| by_name.get(v));
+            let spec = pv.and_then(|pv| pv.spec.as_ref());
+            let terms = spec
+                .and_then(|s| s.node_affinity.as_ref())
+                .and_then(|a| a.required.as_ref())
+                .map(|r| r.node_selector_terms.as_slice())
+                .unwrap_or(&[]);
+            let single = |keys: &[&str]| {
+                terms.iter().flat_map(|t| t.match_expressions.iter().flatten()).find_map(|e| {
+                    (keys.contains(&e.key.as_str()) && e.operator == "In")
+                        .then(|| e.values.as_ref().filter(|v| v.len() == 1).map(|v| v[0].clone()))
+                        .flatten()
+                })
+            };
+            let label_zone = pv
+                .and_then(|pv| pv.metadata.labels.as_ref())
+                .and_then(|l| ZONE_KEYS.iter().find_map(|k| l.get(*k).cloned()));
+            VolumeInfo {
+                namespace: c.metadata.namespace.clone().unwrap_or_default(),
+                claim: c.metadata.name.clone().unwrap_or_default(),
+                zone: single(&ZONE_KEYS).or(label_zone),
+                local: spec.is_some_and(|s| s.local.is_some() || s.host_path.is_some()),
+                node: single(&["kubernetes.io/hostname"]),
+                volume,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.namespace, &a.claim).cmp(&(&b.namespace, &b.claim)));
+    out
 }

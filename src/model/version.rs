@@ -87,13 +87,18 @@ pub enum SkewError {
     TooOld { kubelet: Version, control_plane: Version, behind: i64, max: i64 },
 }
 
+/// How many minor versions a kubelet may lag the API server: 3 (2 before kubelet 1.25).
+pub fn max_minors_behind(kubelet: &Version) -> i64 {
+    if kubelet.major == 1 && kubelet.minor < 25 { 2 } else { 3 }
+}
+
 /// kubelet must not be newer than the apiserver, and at most 3 minors older (2 before kubelet 1.25).
 pub fn check_skew(kubelet: &Version, control_plane: &Version) -> Result<(), SkewError> {
     let behind = kubelet.minors_behind(control_plane);
     if behind < 0 {
         return Err(SkewError::NewerThanControlPlane { kubelet: *kubelet, control_plane: *control_plane });
     }
-    let max = if kubelet.major == 1 && kubelet.minor < 25 { 2 } else { 3 };
+    let max = max_minors_behind(kubelet);
     if behind > max {
         return Err(SkewError::TooOld { kubelet: *kubelet, control_plane: *control_plane, behind, max });
     }

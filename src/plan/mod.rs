@@ -2,16 +2,20 @@
 
 pub mod classify;
 mod findings;
+pub mod pdb_index;
+mod review;
+mod risks;
 pub mod target;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use poolshift_provider_api::{NodeMatcher, OfferedVersions, PoolDescription, PoolSpec};
 
-use crate::model::plan::{Batch, PLAN_SCHEMA, PlannedPod, UpgradePlan};
+use crate::model::plan::{Batch, Disposition, PLAN_SCHEMA, PlannedPod, UpgradePlan};
 use crate::model::policy::Policy;
-use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo, Snapshot};
+use crate::model::snapshot::{NodeInfo, PodInfo, Snapshot};
 use crate::model::version::{Version, VersionError};
+use pdb_index::PdbIndex;
 use target::{TargetError, TargetPolicy};
 
 /// Everything the planner reads.
@@ -56,7 +60,9 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
     }
     let per_batch = input.policy.batch.nodes_for(blue_nodes.len());
     let pods_by_node = index_pods(&snap.pods);
-    let pdbs_by_ns = index_pdbs(&snap.pdbs);
+    let pdb_index = PdbIndex::new(&snap.pdbs);
+    // Pods of the plan each budget guards (skipped pods aside).
+    let mut in_plan: HashMap<String, usize> = HashMap::new();
 
     let mut batches = Vec::new();
     for (index, chunk) in blue_nodes.chunks(per_batch).enumerate() {
@@ -66,14 +72,13 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
                 if pod.terminating {
                     continue; // already going; the engine waits for it at run time
                 }
-                let pdbs: Vec<&PdbInfo> = pdbs_by_ns
-                    .get(pod.namespace.as_str())
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| p.selects(pod))
-                    .copied()
-                    .collect();
+                let pdbs = pdb_index.matching(pod);
                 let disposition = classify::classify(pod, &pdbs, &input.policy.allow);
+                if !matches!(disposition, Disposition::Skip(_)) {
+                    for p in &pdbs {
+                        *in_plan.entry(p.key()).or_default() += 1;
+                    }
+                }
                 pods.push(PlannedPod {
                     namespace: pod.namespace.clone(),
                     name: pod.name.clone(),
@@ -90,7 +95,21 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
 
     let green_name = (input.green_name)(&target.version.to_string());
     let green = PoolSpec::derive(input.blue, &green_name, &target.version.to_string());
-    let findings = findings::collect(snap, &blue_nodes, &batches, &pods_by_node, &pdbs_by_ns);
+    let ctx = Ctx {
+        snap,
+        green: &green,
+        matcher: input.matcher,
+        blue_nodes: &blue_nodes,
+        nodes: snap.nodes.iter().map(|n| (n.name.as_str(), n)).collect(),
+        pods_by_node: &pods_by_node,
+        batches: &batches,
+        pdb_usage: pdb_usage(snap, &pdb_index),
+        in_plan,
+    };
+    let mut findings = findings::collect(&ctx);
+    let review = review::build(&ctx, &target.version, control_plane, offered);
+    findings.extend(risks::collect(&ctx, &review));
+    findings.sort_by(|a, b| (a.severity, &a.code, &a.message).cmp(&(b.severity, &b.code, &b.message)));
     Ok(UpgradePlan {
         schema: PLAN_SCHEMA,
         cluster: input.cluster.to_string(),
@@ -103,7 +122,59 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
         blue_nodes,
         batches,
         findings,
+        review,
     })
+}
+
+/// What the findings and the review read, indexed once.
+pub(crate) struct Ctx<'a> {
+    pub snap: &'a Snapshot,
+    pub green: &'a PoolSpec,
+    pub matcher: &'a NodeMatcher,
+    pub blue_nodes: &'a [String],
+    pub nodes: HashMap<&'a str, &'a NodeInfo>,
+    pub pods_by_node: &'a HashMap<&'a str, Vec<&'a PodInfo>>,
+    pub batches: &'a [Batch],
+    /// Every budget's pods in the whole cluster, and the budgets it shares pods with.
+    pub pdb_usage: HashMap<String, PdbUsage>,
+    /// Pods of the plan (not skipped) each budget guards.
+    pub in_plan: HashMap<String, usize>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The snapshot's record of a planned pod.
+    pub fn pod(&self, p: &PlannedPod) -> Option<&'a PodInfo> {
+        self.pods_by_node.get(p.node.as_str()).and_then(|v| v.iter().find(|x| x.uid == p.uid)).copied()
+    }
+
+    pub fn planned(&self) -> impl Iterator<Item = &'a PlannedPod> + use<'a, '_> {
+        self.batches.iter().flat_map(|b| b.pods.iter())
+    }
+
+    pub fn zone_of(&self, node: &str) -> Option<&'a str> {
+        self.nodes.get(node).and_then(|n| n.zone())
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PdbUsage {
+    pub pods: usize,
+    pub overlaps: BTreeSet<String>,
+}
+
+fn pdb_usage(snap: &Snapshot, index: &PdbIndex<'_>) -> HashMap<String, PdbUsage> {
+    let mut usage: HashMap<String, PdbUsage> = HashMap::new();
+    for pod in &snap.pods {
+        let pdbs = index.matching(pod);
+        for p in &pdbs {
+            let u = usage.entry(p.key()).or_default();
+            u.pods += 1;
+            if pdbs.len() > 1 {
+                u.overlaps.extend(pdbs.iter().filter(|o| o.name != p.name).map(|o| o.key()));
+            }
+        }
+    }
+    usage
 }
 
 /// Drain order: zones interleaved (first node of each zone, then the second ...), names sorted within a
@@ -137,17 +208,6 @@ pub(crate) fn index_pods(pods: &[PodInfo]) -> HashMap<&str, Vec<&PodInfo>> {
     }
     for v in m.values_mut() {
         v.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    }
-    m
-}
-
-pub(crate) fn index_pdbs(pdbs: &[PdbInfo]) -> HashMap<&str, Vec<&PdbInfo>> {
-    let mut m: HashMap<&str, Vec<&PdbInfo>> = HashMap::new();
-    for p in pdbs {
-        m.entry(p.namespace.as_str()).or_default().push(p);
-    }
-    for v in m.values_mut() {
-        v.sort_by(|a, b| a.name.cmp(&b.name));
     }
     m
 }

@@ -9,7 +9,7 @@ use poolshift_provider_api::{
 use super::*;
 use crate::model::plan::{BlockReason, Disposition, Severity, SkipReason};
 use crate::model::policy::BatchSize;
-use crate::model::snapshot::{OwnerRef, Resources};
+use crate::model::snapshot::{OwnerRef, PdbInfo, Resources};
 
 fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
     NodeInfo {
@@ -45,6 +45,8 @@ fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str)
         tolerates_all: false,
         priority_class: None,
         unschedulable: None,
+        node_selector: BTreeMap::new(),
+        spread: vec![],
     }
 }
 
@@ -137,6 +139,8 @@ fn snapshot() -> Snapshot {
             pdb("shop", "nobody", "ghost", Some(IntOrString::Int(1)), None, (0, 1, 0, 0)),
         ],
         scales: BTreeMap::new(),
+        volumes: None,
+        providers: vec![],
     }
 }
 
@@ -227,4 +231,168 @@ fn refuses_without_blue_nodes_or_with_bad_target() {
     assert!(matches!(plan_with(&snap, &Policy::default(), "1.31.4"), Err(PlanError::NoBlueNodes { .. })));
     let e = plan_with(&snapshot(), &Policy::default(), "1.32.0").unwrap_err();
     assert!(e.to_string().contains("not offered"), "{e}");
+}
+
+fn finding<'a>(plan: &'a UpgradePlan, code: &str) -> Option<&'a crate::model::plan::Finding> {
+    plan.findings.iter().find(|f| f.code == code)
+}
+
+#[test]
+fn capacity_per_zone_counts_moving_requests_against_green_after_daemonsets() {
+    let plan = plan_with(&snapshot(), &Policy::default(), "1.31.4").unwrap();
+    let cap = &plan.review.capacity;
+    assert_eq!(cap.per_node, Resources { cpu_millis: 4000, memory_bytes: 16 << 30, pods: 110 });
+    assert_eq!(cap.daemonset_overhead, Resources { cpu_millis: 100, memory_bytes: 128 << 20, pods: 1 });
+    assert_eq!(cap.green_nodes, 4);
+    let zones: Vec<(&str, u32, u32, u32, u64, u64, u32)> = cap
+        .zones
+        .iter()
+        .map(|z| {
+            (
+                z.zone.as_str(),
+                z.blue_nodes,
+                z.green_nodes,
+                z.moving_pods,
+                z.moving.cpu_millis,
+                z.green_free.cpu_millis,
+                z.nodes_needed,
+            )
+        })
+        .collect();
+    // Zone a: web-1 moves (solo and bare are blocked); zone b: web-2 and both (cache is blocked).
+    assert_eq!(zones, vec![("a", 2, 2, 1, 100, 2 * 3900, 1), ("b", 2, 2, 2, 200, 2 * 3900, 1)]);
+    assert_eq!(cap.nodes_needed, 2);
+    assert!(finding(&plan, "capacity-short").is_none());
+    assert!(finding(&plan, "capacity").is_some_and(|f| f.severity == Severity::Info));
+    // The versions section: offered, blue's kubelets, the skew.
+    let v = &plan.review.versions;
+    assert_eq!(v.offered.iter().map(ToString::to_string).collect::<Vec<_>>(), ["1.30.2", "1.30.8", "1.31.4"]);
+    assert_eq!(v.blue_kubelets.get("1.30.2"), Some(&4));
+    assert_eq!((v.skew.minors_behind, v.skew.max_behind), (0, 3));
+}
+
+fn plan_blue_in(snap: &Snapshot, zones: &[&str], policy: &Policy) -> UpgradePlan {
+    let mut blue = blue();
+    blue.zones = zones.iter().map(|z| z.to_string()).collect();
+    let matcher = NodeMatcher { label: "pool".into(), value: "blue".into() };
+    let offered = OfferedVersions { control_plane: "1.31.4".into(), node_versions: vec!["1.31.4".into()] };
+    let name = |v: &str| poolshift_provider_api::default_green_name("blue", v, 63);
+    build(&PlanInput {
+        cluster: "c",
+        snapshot: snap,
+        blue: &blue,
+        matcher: &matcher,
+        offered: &offered,
+        target: &"1.31.4".parse().unwrap(),
+        policy,
+        green_name: &name,
+    })
+    .unwrap()
+}
+
+#[test]
+fn volumes_zones_and_spread_green_lacks_are_risks() {
+    use crate::model::review::VolumeSource;
+    use crate::model::snapshot::{Spread, VolumeInfo};
+    let mut snap = snapshot();
+    for p in &mut snap.pods {
+        match p.name.as_str() {
+            "web-1" => p.pvcs = vec!["data".into()],
+            "both" => p.pvcs = vec!["scratch".into()],
+            "web-2" => p.spread = vec![Spread { key: "topology.kubernetes.io/zone".into(), max_skew: 1 }],
+            _ => {}
+        }
+    }
+    // The provider describes blue in zone a only: green will have no node in zone b.
+    let plan = plan_blue_in(&snap, &["a"], &Policy::default());
+    assert_eq!(plan.review.volumes.source, VolumeSource::AssumedNodeZone);
+    let problems: Vec<(&str, Option<&str>)> =
+        plan.review.volumes.claims.iter().map(|c| (c.claim.as_str(), c.problem.as_deref())).collect();
+    assert_eq!(
+        problems,
+        vec![
+            ("data", None),
+            ("scratch", Some("volume in zone b (assumed: its pod's node zone), where green has no node"))
+        ]
+    );
+    assert_eq!(finding(&plan, "zonal-volume").unwrap().objects, ["shop/both (claim scratch)"]);
+    assert_eq!(finding(&plan, "topology-spread").unwrap().objects, ["shop/web-2"]);
+    assert!(finding(&plan, "capacity-zone-missing").unwrap().message.contains("b (2 pods)"));
+    let zone_b = plan.review.capacity.zones.iter().find(|z| z.zone == "b").unwrap();
+    assert_eq!((zone_b.green_nodes, zone_b.moving_pods), (0, 2));
+    // Green's 4 nodes all go to zone a.
+    assert_eq!(plan.review.capacity.zones[0].green_nodes, 4);
+
+    // With PersistentVolumes read: a local volume, and a zonal one whose zone green has.
+    snap.volumes = Some(vec![
+        VolumeInfo {
+            namespace: "shop".into(),
+            claim: "data".into(),
+            volume: Some("pv-data".into()),
+            zone: Some("a".into()),
+            local: false,
+            node: None,
+        },
+        VolumeInfo {
+            namespace: "shop".into(),
+            claim: "scratch".into(),
+            volume: Some("pv-local".into()),
+            zone: None,
+            local: true,
+            node: Some("b4".into()),
+        },
+    ]);
+    let plan = plan_blue_in(&snap, &["a", "b"], &Policy::default());
+    assert_eq!(plan.review.volumes.source, VolumeSource::PersistentVolumes);
+    assert_eq!(finding(&plan, "local-volume").unwrap().objects, ["shop/both (claim scratch)"]);
+    assert!(finding(&plan, "zonal-volume").is_none());
+    assert!(finding(&plan, "topology-spread").is_none());
+}
+
+#[test]
+fn budgets_are_reported_with_their_findings() {
+    let mut snap = snapshot();
+    snap.pdbs.push(pdb("shop", "web-dup", "web", Some(IntOrString::Int(1)), None, (4, 1, 4, 3)));
+    let mut failing = pdb("shop", "broken", "cache", Some(IntOrString::String("50%".into())), None, (0, 0, 0, 0));
+    failing.sync_failed = Some("found no controllers for pod cache".into());
+    snap.pdbs.push(failing);
+    let plan = plan_with(&snap, &Policy::default(), "1.31.4").unwrap();
+    let report = |name: &str| plan.review.pdbs.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("{name}"));
+    let web = report("shop/web");
+    assert_eq!((web.rule.as_str(), web.expected, web.desired, web.allowed), ("maxUnavailable 1", 4, 3, 1));
+    assert_eq!(web.findings, ["overlapping"]);
+    assert!(web.notes[0].contains("shop/web-dup"), "{:?}", web.notes);
+    assert_eq!(web.pods_in_plan, 3, "web-1, web-2 and both");
+    assert_eq!(report("shop/solo").findings, ["zero-budget"]);
+    assert_eq!(report("shop/nobody").findings, ["matches-nothing"]);
+    assert_eq!(report("shop/broken").findings, ["sync-failed"]);
+    assert_eq!(plan.review.pdbs.len(), 5, "every budget here guards a pod of the plan or selects nothing");
+}
+
+#[test]
+fn selectors_jobs_and_allowed_evictions_are_risks() {
+    let mut snap = snapshot();
+    snap.nodes[1].labels.insert("disk".into(), "ssd".into());
+    for p in &mut snap.pods {
+        match p.name.as_str() {
+            "web-1" => p.node_selector = [("pool".to_string(), "blue".to_string())].into(),
+            "web-2" => p.node_selector = [("disk".to_string(), "ssd".to_string())].into(),
+            _ => {}
+        }
+    }
+    let policy =
+        Policy { allow: crate::model::policy::Allow { bare_pods: true, ..Default::default() }, ..Default::default() };
+    let plan = plan_with(&snap, &policy, "1.31.4").unwrap();
+    let selectors: Vec<(&str, &[String])> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == "node-selector")
+        .map(|f| (f.message.as_str(), f.objects.as_slice()))
+        .collect();
+    assert_eq!(selectors.len(), 2, "{selectors:?}");
+    assert!(selectors.iter().any(|(m, o)| m.contains("pool=blue, blue's own pool label") && *o == ["shop/web-1"]));
+    assert!(selectors.iter().any(|(m, o)| m.contains("disk=ssd, a label blue's nodes carry") && *o == ["shop/web-2"]));
+    assert_eq!(finding(&plan, "job-running").unwrap().objects, ["batch/job-1"]);
+    assert_eq!(finding(&plan, "evicting-bare-pod").unwrap().objects, ["shop/bare"]);
+    assert!(finding(&plan, "bare-pod").is_none(), "allowed: not a blocker");
 }

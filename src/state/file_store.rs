@@ -174,6 +174,7 @@ mod tests {
             blue_nodes: vec![],
             batches: vec![],
             findings: vec![],
+            review: Default::default(),
         };
         let mut cp = Checkpoint::new("run-1", plan, "2026-01-01T00:00:00Z");
         cp.seq = seq;

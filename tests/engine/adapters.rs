@@ -95,6 +95,7 @@ pub fn checkpoint(seq: u64) -> Checkpoint {
         blue_nodes: vec!["n1".into()],
         batches: vec![],
         findings: vec![],
+        review: Default::default(),
     };
     let mut cp = Checkpoint::new("run-1", plan, "2026-01-01T00:00:00Z");
     cp.seq = seq;

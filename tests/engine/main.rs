@@ -2,4 +2,5 @@
 //! keep link time down.
 
 mod adapters;
+mod report;
 mod upgrade;

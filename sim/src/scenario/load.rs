@@ -5,6 +5,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Namespace;
 
 use super::build::{self, WorkloadObjects};
+use super::place;
 use super::{Scenario, ScenarioError, generate};
 use crate::clock::SimClock;
 use crate::controllers::{self, Reconciler};
@@ -28,10 +29,12 @@ impl Simulator {
         let mut components = crate::components();
         {
             let mut st = store.lock();
-            populate(&mut st, scenario).map_err(|message| ScenarioError::Load {
+            let load_error = |message| ScenarioError::Load {
                 origin: if scenario.origin.is_empty() { scenario.name.clone() } else { scenario.origin.clone() },
                 message,
-            })?;
+            };
+            populate(&mut st, scenario).map_err(load_error)?;
+            place::bind_placed(&mut st, &mut components, &scenario.workloads).map_err(load_error)?;
             settle(&mut st, &mut components);
         }
         Ok(Simulator::with_store(store, components))
@@ -39,7 +42,7 @@ impl Simulator {
 }
 
 /// Runs the components with instant pod starts until nothing changes any more.
-fn settle(st: &mut State, components: &mut [Box<dyn Reconciler>]) {
+pub(super) fn settle(st: &mut State, components: &mut [Box<dyn Reconciler>]) {
     st.timing.instant_start = true;
     for _ in 0..SETTLE_PASSES {
         let before = st.resource_version();

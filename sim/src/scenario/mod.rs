@@ -9,6 +9,7 @@ mod build;
 pub mod generate;
 mod load;
 mod locate;
+mod place;
 pub mod schema;
 mod units;
 mod validate;

@@ -42,6 +42,8 @@
 //!     annotations: {example.com/owner: team-a}
 //!     do_not_disrupt: true      # karpenter.sh/do-not-disrupt: "true"
 //!     safe_to_evict: false      # cluster-autoscaler.kubernetes.io/safe-to-evict: "false"
+//!     nodes: [blue-a-0, blue-b-1]  # placement: the first pods are bound to these nodes, in order (by
+//!                               # name, StatefulSets by ordinal), instead of being scheduled (not DaemonSet)
 //! pdbs:                         # extra PDBs, e.g. one overlapping a workload's
 //!   - {name: web-extra, namespace: shop, selector: {app: web}, min_available: 1}
 //! faults: {...}                 # see crate::faults
@@ -183,6 +185,11 @@ pub struct Workload {
     pub do_not_disrupt: bool,
     #[serde(default)]
     pub safe_to_evict: Option<bool>,
+    /// Placement when the scenario is loaded: the i-th pod (by name; a StatefulSet's by ordinal) is bound to
+    /// `nodes[i]` instead of being scheduled; pods beyond the list are scheduled. Replacements made later
+    /// are always scheduled. Reproduces a real cluster's layout (a snapshot's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
 }
 
 fn default_namespace() -> String {

@@ -153,6 +153,9 @@ fn workload(w: &Workload, path: &FieldPath, pools: &BTreeMap<&str, usize>) -> Re
             _ => {}
         }
     }
+    if w.kind == WorkloadKind::DaemonSet && !w.nodes.is_empty() {
+        return at(path.clone().key("nodes"), "a DaemonSet places its own pods: remove nodes");
+    }
     if w.labels.contains_key("app") {
         return at(path.clone().key("labels").key("app"), "the app label is set to the workload name");
     }

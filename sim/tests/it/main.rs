@@ -5,6 +5,7 @@ mod cloud;
 mod controllers;
 mod faults;
 mod pdb_fixture;
+mod placement;
 mod recorder;
 mod scenario;
 mod semantics;

@@ -1,0 +1,107 @@
+//! Scenario placement (`workloads[].nodes`): pods bound to the named nodes, in order, instead of scheduled;
+//! how poolshift's rehearsal reproduces a real cluster's layout.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::ListParams;
+use kubesim::scenario::{Scenario, ScenarioError};
+use kubesim::{SimOptions, Simulator};
+
+const PLACED: &str = "name: placed
+seed: 3
+pools:
+  - name: blue
+    version: 1.30.8
+    size: 4
+    zones: [zone-a, zone-b]
+workloads:
+  - kind: Deployment
+    name: web
+    replicas: 3
+    nodes: [blue-a-2, blue-a-2, blue-b-1]
+  - kind: StatefulSet
+    name: db
+    replicas: 3
+    nodes: [blue-b-3, blue-a-0, blue-b-3]
+  - kind: Pod
+    name: lone
+    nodes: [blue-b-1]
+  - kind: Deployment
+    name: free
+    replicas: 2
+    nodes: [blue-a-0]
+";
+
+async fn pods(sim: &Simulator) -> Vec<Pod> {
+    Api::<Pod>::all(sim.client()).list(&ListParams::default()).await.unwrap().items
+}
+
+fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// app label -> (pod name, node), sorted by name.
+fn placement(pods: &[Pod]) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for p in pods {
+        let app = p.metadata.labels.as_ref().and_then(|l| l.get("app")).cloned().unwrap_or_default();
+        let node = p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
+        out.entry(app).or_default().push((p.metadata.name.clone().unwrap_or_default(), node));
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn placed_pods_land_on_their_nodes_in_order_and_stay() {
+    let sim =
+        Simulator::from_scenario(&Scenario::parse(PLACED, "placed.yaml").unwrap(), SimOptions::default()).unwrap();
+    let all = pods(&sim).await;
+    assert!(all.iter().all(ready), "every pod is Running and Ready after loading");
+    let by_app = placement(&all);
+    let nodes = |app: &str| -> Vec<String> { by_app[app].iter().map(|(_, n)| n.clone()).collect() };
+    let mut web = nodes("web");
+    web.sort();
+    assert_eq!(web, ["blue-a-2", "blue-a-2", "blue-b-1"]);
+    // A StatefulSet's pods by ordinal.
+    assert_eq!(
+        by_app["db"],
+        [("db-0".into(), "blue-b-3".into()), ("db-1".into(), "blue-a-0".into()), ("db-2".into(), "blue-b-3".into())]
+    );
+    assert_eq!(nodes("lone"), ["blue-b-1"]);
+    // Pods beyond the list are scheduled.
+    let free = nodes("free");
+    assert_eq!(free.len(), 2);
+    assert!(free.iter().any(|n| n == "blue-a-0"), "{free:?}");
+    assert!(free.iter().all(|n| n.starts_with("blue-")), "{free:?}");
+
+    // The controllers accept the layout: nothing moves once time runs.
+    tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+    assert_eq!(placement(&pods(&sim).await), by_app);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_node_or_a_placed_daemonset_is_refused() {
+    let text = PLACED.replace("nodes: [blue-b-1]", "nodes: [blue-z-9]");
+    let err = Simulator::from_scenario(&Scenario::parse(&text, "placed.yaml").unwrap(), SimOptions::default())
+        .err()
+        .expect("an unknown node is refused");
+    assert!(matches!(&err, ScenarioError::Load { .. }), "{err}");
+    assert!(err.to_string().contains("node \"blue-z-9\" in nodes does not exist"), "{err}");
+
+    let ds = "name: x\npools: [{name: blue, version: 1.30.8}]\nworkloads:\n  - kind: DaemonSet\n    name: agent\n    nodes: [blue-a-0]\n";
+    match Scenario::parse(ds, "ds.yaml") {
+        Err(ScenarioError::Invalid { field, message, .. }) => {
+            assert_eq!(field, "workloads[0].nodes");
+            assert!(message.contains("DaemonSet places its own pods"), "{message}");
+        }
+        other => panic!("expected an invalid scenario, got {other:?}"),
+    }
+}
