@@ -4,6 +4,7 @@ mod agent;
 mod commands;
 mod config;
 mod kubectl;
+mod plan;
 mod sim_serve;
 mod support;
 mod upgrade;
