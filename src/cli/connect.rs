@@ -107,7 +107,7 @@ impl Connection {
 pub async fn client_for(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<kube::Client, CliError> {
     let bad = |e: String| CliError::KubeConfig(e);
     let options = KubeConfigOptions { context: context.map(str::to_string), ..Default::default() };
-    let config = match (kubeconfig, context) {
+    let mut config = match (kubeconfig, context) {
         (Some(path), _) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| bad(format!("reading {}: {e}", path.display())))?;
             kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| bad(e.to_string()))?
@@ -115,6 +115,10 @@ pub async fn client_for(kubeconfig: Option<&Path>, context: Option<&str>) -> Res
         (None, Some(_)) => kube::Config::from_kubeconfig(&options).await.map_err(|e| bad(e.to_string()))?,
         (None, None) => kube::Config::infer().await.map_err(|e| bad(e.to_string()))?,
     };
+    // kube's own retry layer would retry every 429 up to 15 times (minutes, with Retry-After): an eviction
+    // refused by a budget must come back at once (the engine waits and reports; the preflight reports).
+    // poolshift retries transient errors itself (`kube::retry`).
+    config.default_retry = false;
     kube::Client::try_from(config).map_err(|e| bad(e.to_string()))
 }
 

@@ -191,13 +191,33 @@ pub fn cpu(m: u64) -> String {
     if m.is_multiple_of(1000) { format!("{}", m / 1000) } else { format!("{m}m") }
 }
 
+/// Memory as `512Mi` below a gibibyte, else `16.0Gi`.
 pub fn gib(bytes: u64) -> String {
-    format!("{:.1}Gi", bytes as f64 / (1u64 << 30) as f64)
+    if bytes < 1 << 30 {
+        format!("{}Mi", bytes.div_ceil(1 << 20))
+    } else {
+        format!("{:.1}Gi", bytes as f64 / (1u64 << 30) as f64)
+    }
 }
 
 /// `4 CPU, 16.0Gi, 110 pods`.
 pub fn resources(r: &Resources) -> String {
-    format!("{} CPU, {}, {} pods", cpu(r.cpu_millis), gib(r.memory_bytes), r.pods)
+    format!("{} CPU, {}, {}", cpu(r.cpu_millis), gib(r.memory_bytes), plural(r.pods as usize, "pod", "pods"))
+}
+
+/// Versions with runs of consecutive patches folded: `1.29.0-1.29.12, 1.30.0-1.30.4, 1.31.2`.
+pub fn versions(vs: &[crate::model::version::Version]) -> String {
+    let mut runs: Vec<(crate::model::version::Version, crate::model::version::Version)> = Vec::new();
+    for v in vs {
+        match runs.last_mut() {
+            Some((_, last)) if last.same_minor(v) && last.patch + 1 == v.patch => *last = *v,
+            _ => runs.push((*v, *v)),
+        }
+    }
+    if runs.is_empty() {
+        return "(not reported)".into();
+    }
+    runs.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect::<Vec<_>>().join(", ")
 }
 
 /// Seconds as `4m05s`, `1h02m`, `42s`.

@@ -102,7 +102,6 @@ pub fn render(plan: &UpgradePlan) -> String {
 fn versions(out: &mut String, plan: &UpgradePlan) {
     let v = &plan.review.versions;
     let mut b = String::from("| | |\n| --- | --- |\n");
-    let offered: Vec<String> = v.offered.iter().map(ToString::to_string).collect();
     let _ = writeln!(b, "| Control plane | {} |", plan.control_plane);
     let _ = writeln!(b, "| Blue | {} (kubelet {}) |", plan.blue.version, facts::kubelets(&v.blue_kubelets));
     let _ = writeln!(
@@ -112,8 +111,7 @@ fn versions(out: &mut String, plan: &UpgradePlan) {
         cell(&plan.target.reason),
         code(&plan.target.policy)
     );
-    let _ =
-        writeln!(b, "| Offered | {} |", if offered.is_empty() { "(not reported)".into() } else { offered.join(", ") });
+    let _ = writeln!(b, "| Offered | {} |", facts::versions(&v.offered));
     let _ = writeln!(
         b,
         "| Skew | kubelet {} on control plane {}: {} minor(s) behind, at most {} allowed, never newer: ok |",

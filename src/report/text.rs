@@ -116,7 +116,6 @@ fn findings(out: &mut String, plan: &UpgradePlan) {
 
 fn versions(out: &mut String, plan: &UpgradePlan) {
     let v = &plan.review.versions;
-    let offered: Vec<String> = v.offered.iter().map(ToString::to_string).collect();
     let skew = &v.skew;
     let rows = vec![
         vec!["control plane".to_string(), plan.control_plane.to_string()],
@@ -125,7 +124,7 @@ fn versions(out: &mut String, plan: &UpgradePlan) {
             "target".into(),
             format!("{}: {} (policy {})", plan.target.version, plan.target.reason, plan.target.policy),
         ],
-        vec!["offered".into(), if offered.is_empty() { "(not reported)".into() } else { offered.join(", ") }],
+        vec!["offered".into(), facts::versions(&v.offered)],
         vec![
             "skew".into(),
             format!(

@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod kubectl;
 mod onprem;
+mod plan;
 mod sim_serve;
 mod support;
 mod upgrade;
