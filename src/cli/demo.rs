@@ -45,11 +45,11 @@ fn demo_policy() -> Policy {
 }
 
 pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
-    let path = match &args.scenario {
-        Some(p) => p.clone(),
-        None => super::scenario::demo_path()?,
+    // The demo cluster is built into the binary, so an installed poolshift (or the container) runs it anywhere.
+    let scenario = match &args.scenario {
+        Some(p) => super::scenario::load(p)?,
+        None => kubesim::scenario::Scenario::builtin("demo")?,
     };
-    let scenario = super::scenario::load(&path)?;
     let sim = Simulator::from_scenario(&scenario, SimOptions { seed: scenario.seed, speed: DEMO_SPEED })?;
     let client = sim.client();
     let wall = Instant::now();

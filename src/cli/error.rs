@@ -16,8 +16,6 @@ pub enum CliError {
     Logging(#[from] LoggingError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    #[error("no demo scenario found (looked for {}); pass --scenario FILE", .looked.display())]
-    DemoScenarioMissing { looked: PathBuf },
     #[error("cannot listen on 127.0.0.1:{port}: {source} (choose another --port, or 0 to pick a free one)")]
     Listen { port: u16, source: std::io::Error },
     #[error("cannot write the kubeconfig {}: {source}", .path.display())]
@@ -71,7 +69,6 @@ impl CliError {
         match self {
             CliError::Logging(_)
             | CliError::Scenario(_)
-            | CliError::DemoScenarioMissing { .. }
             | CliError::NeedsYes
             | CliError::Config(_)
             | CliError::KubeConfig(_)
