@@ -10,15 +10,16 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 
-use super::tracker::{PodState, Stuck, Tracker, find_pdb};
+use super::tracker::{PdbsByNs, PodState, Stuck, Tracker, find_pdb};
 use super::{Engine, EngineError, StepPoint};
 use crate::model::policy::Policy;
-use crate::model::snapshot::PdbInfo;
 use crate::ports::report::Event;
-use crate::ports::{ClusterError, EvictOutcome, LiveView, Stored};
+use crate::ports::{ClusterError, EvictOutcome, Stored};
 
 /// A replacement Pending as unschedulable for this long stops the batch (instead of burning the timeout).
 const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(30);
+/// The shortest time between two passes over the batch's pods (see the wait at the end of the loop).
+const OBSERVE_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DrainEnd {
@@ -75,8 +76,7 @@ impl Engine {
             let now = self.clock.elapsed();
             let pods: Vec<_> = nodes.iter().flat_map(|n| live.pods_on(n)).collect();
             let namespaces: BTreeSet<&str> = pods.iter().map(|p| p.namespace.as_str()).collect();
-            let pdbs_by_ns: HashMap<String, Vec<PdbInfo>> =
-                namespaces.iter().map(|ns| (ns.to_string(), live.pdbs(ns))).collect();
+            let pdbs_by_ns: PdbsByNs = namespaces.iter().map(|ns| (ns.to_string(), live.pdbs(ns))).collect();
             tracker.observe(&pods, &pdbs_by_ns, &policy.allow, now);
             for (key, t) in &tracker.pods {
                 if t.state == PodState::Gone && t.movable && reported.get(key).map(String::as_str) != Some("moved") {
@@ -90,26 +90,35 @@ impl Engine {
             }
 
             // Readiness gate and unschedulable replacements.
-            let unsettled: Vec<String> =
-                tracker.touched.iter().filter(|w| !workload_settled(live.as_ref(), w)).cloned().collect();
+            let mut unsettled: Vec<String> = Vec::new();
             let mut unschedulable = Vec::new();
-            for w in &unsettled {
-                for p in live.pods_of(w) {
-                    if let Some(msg) = &p.unschedulable {
-                        let since = *unschedulable_since.entry(p.key()).or_insert(now);
-                        if now.saturating_sub(since) >= UNSCHEDULABLE_GRACE {
-                            unschedulable.push(Stuck {
-                                pod: p.key(),
-                                node: String::new(),
-                                pdb: None,
-                                reason: format!("replacement cannot be scheduled: {msg}"),
-                            });
-                        }
-                    } else {
-                        unschedulable_since.remove(&p.key());
+            let mut still_unschedulable: HashMap<String, Duration> = HashMap::new();
+            let recount: Vec<String> = tracker.touched.difference(&tracker.settled).cloned().collect();
+            for w in recount {
+                let Some(scale) = live.scale(&w) else {
+                    tracker.settled.insert(w);
+                    continue;
+                };
+                let replicas = live.replicas(&w);
+                if replicas.ready >= scale {
+                    tracker.settled.insert(w);
+                    continue;
+                }
+                unsettled.push(w);
+                for (pod, msg) in replicas.unschedulable {
+                    let since = unschedulable_since.get(&pod).copied().unwrap_or(now);
+                    if now.saturating_sub(since) >= UNSCHEDULABLE_GRACE {
+                        unschedulable.push(Stuck {
+                            pod: pod.clone(),
+                            node: String::new(),
+                            pdb: None,
+                            reason: format!("replacement cannot be scheduled: {msg}"),
+                        });
                     }
+                    still_unschedulable.insert(pod, since);
                 }
             }
+            unschedulable_since = still_unschedulable;
             if !unschedulable.is_empty() && pending.is_empty() {
                 let mut stuck = unschedulable;
                 stuck.extend(tracker.stuck(true));
@@ -120,6 +129,19 @@ impl Engine {
                 });
             }
             if tracker.all_moved() && pending.is_empty() && unsettled.is_empty() {
+                // Before ending, every touched workload once more: one settled earlier may have lost a pod.
+                let lost: Vec<String> = tracker
+                    .touched
+                    .iter()
+                    .filter(|w| live.scale(w).is_some_and(|scale| live.replicas(w).ready < scale))
+                    .cloned()
+                    .collect();
+                if !lost.is_empty() {
+                    for w in &lost {
+                        tracker.settled.remove(w);
+                    }
+                    continue;
+                }
                 let blocked = tracker.stuck(false);
                 let end = if blocked.is_empty() {
                     DrainEnd::Done
@@ -158,8 +180,7 @@ impl Engine {
             if !stopping && now < deadline {
                 let unavailable = |w: &str| {
                     let scale = live.scale(w)?;
-                    let ready = live.pods_of(w).iter().filter(|p| p.ready && !p.terminating).count() as i32;
-                    Some((scale, (scale - ready).max(0)))
+                    Some((scale, (scale - live.replicas(w).ready).max(0)))
                 };
                 for key in tracker.ready_to_evict(now, limit, &pdbs_by_ns, &unavailable) {
                     let Some(t) = tracker.pods.get(&key) else { continue };
@@ -186,13 +207,38 @@ impl Engine {
                 wake = wake.min((*s + UNSCHEDULABLE_GRACE).max(now + Duration::from_millis(1)));
             }
             let sleep_for = wake.saturating_sub(now).max(Duration::from_millis(1));
-            tokio::select! {
-                Some((key, res)) = pending.next(), if !pending.is_empty() => {
-                    let now = self.clock.elapsed();
-                    self.handle_eviction(&mut tracker, &key, res, now, &mut limit, policy, &mut dispatched_rv, &mut reported, &mut evicted)?;
+            let mut answer = tokio::select! {
+                Some(answer) = pending.next(), if !pending.is_empty() => Some(answer),
+                _ = live.changed() => None,
+                _ = self.clock.sleep(sleep_for) => None,
+            };
+            // Coalesce: the next pass comes no sooner than OBSERVE_EVERY after this one, whatever the cluster
+            // does meanwhile (a large cluster's watches change the cache many times a second); eviction
+            // answers are taken as they come.
+            let next_pass = now + OBSERVE_EVERY;
+            loop {
+                if let Some((key, res)) = answer.take() {
+                    let t = self.clock.elapsed();
+                    self.handle_eviction(
+                        &mut tracker,
+                        &key,
+                        res,
+                        t,
+                        &mut limit,
+                        policy,
+                        &mut dispatched_rv,
+                        &mut reported,
+                        &mut evicted,
+                    )?;
                 }
-                _ = live.changed() => {}
-                _ = self.clock.sleep(sleep_for) => {}
+                let t = self.clock.elapsed();
+                if t >= next_pass {
+                    break;
+                }
+                answer = tokio::select! {
+                    Some(answer) = pending.next(), if !pending.is_empty() => Some(answer),
+                    _ = self.clock.sleep(next_pass - t) => break,
+                };
             }
         }
     }
@@ -259,13 +305,5 @@ impl Engine {
             || (cp.requests.rollback.is_some()
                 && !matches!(cp.phase, crate::model::checkpoint::Phase::RollingBack { .. }))
             || cp.status == crate::model::checkpoint::RunStatus::Aborted
-    }
-}
-
-/// A workload is settled when it has as many Ready, non-terminating pods as it wants.
-fn workload_settled(live: &dyn LiveView, w: &str) -> bool {
-    match live.scale(w) {
-        None => true,
-        Some(scale) => live.pods_of(w).iter().filter(|p| p.ready && !p.terminating).count() as i32 >= scale,
     }
 }

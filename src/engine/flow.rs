@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use poolshift_provider_api::{ErrorKind, PoolState, ProviderError};
+use poolshift_provider_api::{ErrorKind, PoolState, PoolStatus, ProviderError};
 
 use super::drain::DrainEnd;
 use super::{Engine, EngineError, Outcome, StepPoint, Summary, steps};
@@ -17,6 +17,8 @@ use crate::ports::report::Event;
 
 /// Provider calls that failed with a transient error are retried this many times before the run stops.
 const PROVIDER_RETRIES: u32 = 8;
+/// Once green's nodes are all Ready, how soon the provider is asked again whether the pool is Ready.
+const GREEN_REPOLL: Duration = Duration::from_secs(1);
 
 impl Engine {
     /// Runs from the checkpoint's phase until the run ends, pauses or blocks.
@@ -239,44 +241,62 @@ impl Engine {
         let matcher = self.provider.node_matcher(&name);
         let live = self.cluster.live().await?;
         let deadline = self.clock.elapsed() + st.checkpoint.plan.policy.green_ready_timeout;
+        // The provider, the Lease and the checkpoint are read once per tick (or sooner when every node is
+        // Ready and only the provider's word is missing), not on every change the watches bring.
+        let mut last_poll: Option<Duration> = None;
+        let mut status: Option<PoolStatus> = None;
         loop {
-            let provider = self.provider.clone();
-            let n = name.clone();
-            let status = self
-                .provider_call(|| {
-                    let p = provider.clone();
-                    let n = n.clone();
-                    async move { p.pool_status(&n).await }
-                })
-                .await?;
-            match status.as_ref().map(|s| &s.state) {
-                Some(PoolState::Failed { reason }) => {
-                    return Ok(Err(self
-                        .block(
-                            st,
-                            format!("green pool {name} failed: {reason}; run `poolshift rollback` to remove it"),
-                            Vec::new(),
-                        )
-                        .await?));
-                }
-                None => {
-                    return Ok(Err(self
-                        .block(
-                            st,
-                            format!("green pool {name} disappeared while waiting for it to be Ready"),
-                            Vec::new(),
-                        )
-                        .await?));
-                }
-                _ => {}
-            }
+            let now = self.clock.elapsed();
             let ready =
                 live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value) && n.ready).count();
-            if matches!(status.map(|s| s.state), Some(PoolState::Ready)) && ready >= want {
+            let provider_ready = matches!(status.as_ref().map(|s| &s.state), Some(PoolState::Ready));
+            let poll_due = last_poll.is_none_or(|t| {
+                let since = now.saturating_sub(t);
+                since >= self.tick || (ready >= want && !provider_ready && since >= GREEN_REPOLL)
+            });
+            if poll_due {
+                last_poll = Some(now);
+                let provider = self.provider.clone();
+                let n = name.clone();
+                status = self
+                    .provider_call(|| {
+                        let p = provider.clone();
+                        let n = n.clone();
+                        async move { p.pool_status(&n).await }
+                    })
+                    .await?;
+                match status.as_ref().map(|s| &s.state) {
+                    Some(PoolState::Failed { reason }) => {
+                        return Ok(Err(self
+                            .block(
+                                st,
+                                format!("green pool {name} failed: {reason}; run `poolshift rollback` to remove it"),
+                                Vec::new(),
+                            )
+                            .await?));
+                    }
+                    None => {
+                        return Ok(Err(self
+                            .block(
+                                st,
+                                format!("green pool {name} disappeared while waiting for it to be Ready"),
+                                Vec::new(),
+                            )
+                            .await?));
+                    }
+                    _ => {}
+                }
+                self.lock.renew(&self.holder).await?;
+                self.poll_requests(st).await?;
+                if self.stop_requested(st) {
+                    return Ok(Ok(false));
+                }
+            }
+            if matches!(status.as_ref().map(|s| &s.state), Some(PoolState::Ready)) && ready >= want {
                 self.reporter.event(&Event::GreenReady { pool: name.clone(), nodes: ready });
                 return Ok(Ok(true));
             }
-            if self.clock.elapsed() >= deadline {
+            if now >= deadline {
                 return Ok(Err(self
                     .block(
                         st,
@@ -285,14 +305,12 @@ impl Engine {
                     )
                     .await?));
             }
-            self.lock.renew(&self.holder).await?;
-            self.poll_requests(st).await?;
-            if self.stop_requested(st) {
-                return Ok(Ok(false));
-            }
+            let since = now.saturating_sub(last_poll.unwrap_or(now));
+            let next = if ready >= want { GREEN_REPOLL } else { self.tick };
+            let sleep_for = next.saturating_sub(since).min(deadline.saturating_sub(now)).max(Duration::from_millis(1));
             tokio::select! {
                 _ = live.changed() => {}
-                _ = self.clock.sleep(self.tick) => {}
+                _ = self.clock.sleep(sleep_for) => {}
             }
         }
     }

@@ -325,6 +325,9 @@ impl Engine {
 
     /// Takes what other processes may write (requests, abort) from the stored checkpoint.
     async fn merge_remote(&self, st: &mut Stored) -> Result<(), EngineError> {
+        if self.store.version().await?.is_some_and(|v| v == st.version) {
+            return Ok(());
+        }
         if let Some(remote) = self.store.load().await? {
             if remote.version == st.version {
                 return Ok(());

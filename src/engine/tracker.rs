@@ -3,6 +3,7 @@
 //! is finished. No I/O: the drain loop feeds it the live view and eviction results.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::plan::{Disposition, SkipReason};
@@ -10,6 +11,9 @@ use crate::model::policy::Allow;
 use crate::model::snapshot::{PdbInfo, PodInfo};
 use crate::plan::classify::classify;
 use crate::ports::PodRef;
+
+/// The PodDisruptionBudgets of each namespace, as the live view gives them.
+pub type PdbsByNs = HashMap<String, Vec<Arc<PdbInfo>>>;
 
 /// Where a pod of the batch is.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +49,9 @@ pub struct Tracker {
     pub pods: BTreeMap<String, Tracked>,
     /// Workloads whose pods this batch evicted: the batch waits for them to be fully Ready again.
     pub touched: BTreeSet<String>,
+    /// Touched workloads seen with all their replicas Ready since their last eviction (the drain loop
+    /// re-counts only the others, and all of them once more before it ends).
+    pub settled: BTreeSet<String>,
     /// Evictions accepted per PDB since the cached PDB had this resourceVersion: while the cache still shows
     /// that version, its `disruptionsAllowed` does not include them.
     pending_by_pdb: HashMap<String, (String, u32)>,
@@ -63,13 +70,7 @@ impl Tracker {
     /// Brings the tracker up to date with the pods now on the batch's nodes. New pods (a replacement that
     /// landed back on a blue node, a pod created before the cordon) are classified and added; pods that
     /// disappeared or changed UID are marked gone.
-    pub fn observe(
-        &mut self,
-        live_pods: &[PodInfo],
-        pdbs_by_ns: &HashMap<String, Vec<PdbInfo>>,
-        allow: &Allow,
-        now: Duration,
-    ) {
+    pub fn observe(&mut self, live_pods: &[Arc<PodInfo>], pdbs_by_ns: &PdbsByNs, allow: &Allow, now: Duration) {
         let mut present: HashMap<String, &PodInfo> = HashMap::new();
         for p in live_pods {
             present.insert(p.key(), p);
@@ -94,7 +95,7 @@ impl Tracker {
                 continue;
             }
             let pdbs: Vec<&PdbInfo> =
-                pdbs_by_ns.get(&p.namespace).into_iter().flatten().filter(|d| d.selects(p)).collect();
+                pdbs_by_ns.get(&p.namespace).into_iter().flatten().map(|d| &**d).filter(|d| d.selects(p)).collect();
             let disposition = classify(p, &pdbs, allow);
             let (state, movable) = match &disposition {
                 Disposition::Skip(SkipReason::DaemonSet | SkipReason::Mirror | SkipReason::Finished) => continue,
@@ -130,7 +131,7 @@ impl Tracker {
         &self,
         now: Duration,
         in_flight_limit: usize,
-        pdbs_by_ns: &HashMap<String, Vec<PdbInfo>>,
+        pdbs_by_ns: &PdbsByNs,
         workload_unavailable: &dyn Fn(&str) -> Option<(i32, i32)>,
     ) -> Vec<String> {
         let in_flight = self.pods.values().filter(|t| matches!(t.state, PodState::InFlight { .. })).count();
@@ -211,6 +212,7 @@ impl Tracker {
             t.state = PodState::Evicted { at: now };
             if let Some(w) = &t.workload {
                 self.touched.insert(w.clone());
+                self.settled.remove(w);
             }
             if let (Some(p), Some(rv)) = (&t.pdb, pdb_rv) {
                 let e = self.pending_by_pdb.entry(p.clone()).or_insert_with(|| (rv.to_string(), 0));
@@ -308,7 +310,7 @@ pub fn qualify(workload: &str, namespace: &str) -> String {
     }
 }
 
-pub fn find_pdb<'a>(pdbs_by_ns: &'a HashMap<String, Vec<PdbInfo>>, key: &str) -> Option<&'a PdbInfo> {
+pub fn find_pdb<'a>(pdbs_by_ns: &'a PdbsByNs, key: &str) -> Option<&'a PdbInfo> {
     let (ns, name) = key.split_once('/')?;
-    pdbs_by_ns.get(ns)?.iter().find(|p| p.name == name)
+    pdbs_by_ns.get(ns)?.iter().map(|p| &**p).find(|p| p.name == name)
 }

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo};
-use crate::ports::{ClusterError, LiveView};
+use crate::ports::{ClusterError, LiveView, Replicas};
 
 /// The watched kinds, in the order of [`Shared::synced`] bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,15 +178,20 @@ impl Watched for StatefulSet {
 /// The indexes. Pod keys are `ns/name`; workload keys `Kind/ns/name`.
 #[derive(Default)]
 struct Index {
-    pods: HashMap<String, PodInfo>,
+    /// Pods with `workload` resolved through their ReplicaSet's owner (re-resolved when ReplicaSets change).
+    pods: HashMap<String, Arc<PodInfo>>,
     pods_by_node: HashMap<String, BTreeSet<String>>,
     /// By the pod's own controller reference (`ReplicaSet/ns/web-abc`, `StatefulSet/ns/db`).
     pods_by_controller: HashMap<String, BTreeSet<String>>,
     /// By the controller's UID (to follow ReplicaSet -> Deployment ownership).
     pods_by_owner_uid: HashMap<String, BTreeSet<String>>,
+    /// Ready, non-terminating pods by the controller's UID (the readiness gate counts them often).
+    ready_by_owner_uid: HashMap<String, i32>,
+    /// Pods the scheduler cannot place, by the controller's UID.
+    unschedulable_by_owner_uid: HashMap<String, BTreeSet<String>>,
     nodes: BTreeMap<String, NodeInfo>,
     /// Namespace -> name -> PDB.
-    pdbs: HashMap<String, BTreeMap<String, PdbInfo>>,
+    pdbs: HashMap<String, BTreeMap<String, Arc<PdbInfo>>>,
     /// `ns/name` -> ReplicaSet.
     replicasets: HashMap<String, RsInfo>,
     /// ReplicaSet UID -> `ns/name`.
@@ -227,7 +232,7 @@ impl Index {
                 self.nodes.insert(n.name.clone(), n);
             }
             Obj::Pdb(p) => {
-                self.pdbs.entry(p.namespace.clone()).or_default().insert(p.name.clone(), p);
+                self.pdbs.entry(p.namespace.clone()).or_default().insert(p.name.clone(), Arc::new(p));
             }
             Obj::ReplicaSet(r) => self.put_rs(r),
             Obj::Scale { key, replicas, .. } => {
@@ -271,9 +276,10 @@ impl Index {
         }
     }
 
-    fn put_pod(&mut self, p: PodInfo) {
+    fn put_pod(&mut self, mut p: PodInfo) {
         let key = p.key();
         self.remove_pod(&key);
+        p.workload = self.workload_of(&p);
         if let Some(n) = &p.node {
             add_to(&mut self.pods_by_node, n, &key);
         }
@@ -282,8 +288,14 @@ impl Index {
         }
         if let Some(c) = &p.controller {
             add_to(&mut self.pods_by_owner_uid, &c.uid, &key);
+            if p.ready && !p.terminating {
+                *self.ready_by_owner_uid.entry(c.uid.clone()).or_default() += 1;
+            }
+            if p.unschedulable.is_some() {
+                add_to(&mut self.unschedulable_by_owner_uid, &c.uid, &key);
+            }
         }
-        self.pods.insert(key, p);
+        self.pods.insert(key, Arc::new(p));
     }
 
     fn remove_pod(&mut self, key: &str) {
@@ -296,6 +308,32 @@ impl Index {
         }
         if let Some(c) = &old.controller {
             remove_from(&mut self.pods_by_owner_uid, &c.uid, key);
+            if old.ready
+                && !old.terminating
+                && let Some(n) = self.ready_by_owner_uid.get_mut(&c.uid)
+            {
+                *n -= 1;
+                if *n <= 0 {
+                    self.ready_by_owner_uid.remove(&c.uid);
+                }
+            }
+            if old.unschedulable.is_some() {
+                remove_from(&mut self.unschedulable_by_owner_uid, &c.uid, key);
+            }
+        }
+    }
+
+    /// Re-resolves the workload of the pods of the ReplicaSet with this UID (its owner may have changed).
+    fn reresolve(&mut self, rs_uid: &str) {
+        let keys: Vec<String> = self.pods_by_owner_uid.get(rs_uid).into_iter().flatten().cloned().collect();
+        for k in keys {
+            let Some(p) = self.pods.get(&k) else { continue };
+            let w = self.workload_of(p);
+            if w != p.workload {
+                let mut next = (**p).clone();
+                next.workload = w;
+                self.pods.insert(k, Arc::new(next));
+            }
         }
     }
 
@@ -307,7 +345,9 @@ impl Index {
         if let Some(d) = &r.deployment {
             add_to(&mut self.deployment_rss, &format!("Deployment/{}/{d}", r.namespace), &r.uid);
         }
+        let uid = r.uid.clone();
         self.replicasets.insert(key, r);
+        self.reresolve(&uid);
     }
 
     fn remove_rs(&mut self, key: &str) {
@@ -317,13 +357,14 @@ impl Index {
         if let Some(d) = &old.deployment {
             remove_from(&mut self.deployment_rss, &format!("Deployment/{}/{d}", old.namespace), &old.uid);
         }
+        self.reresolve(&old.uid);
     }
 
     fn keys_of(&self, kind: Kind) -> Vec<String> {
         match kind {
             Kind::Pod => self.pods.keys().cloned().collect(),
             Kind::Node => self.nodes.keys().cloned().collect(),
-            Kind::Pdb => self.pdbs.values().flat_map(|m| m.values().map(PdbInfo::key)).collect(),
+            Kind::Pdb => self.pdbs.values().flat_map(|m| m.values().map(|p| p.key())).collect(),
             Kind::ReplicaSet => self.replicasets.keys().cloned().collect(),
             Kind::Deployment => self.scales.keys().filter(|k| k.starts_with("Deployment/")).cloned().collect(),
             Kind::StatefulSet => self.scales.keys().filter(|k| k.starts_with("StatefulSet/")).cloned().collect(),
@@ -346,43 +387,74 @@ impl Index {
         self.replicasets.get(key)?.deployment.as_deref()
     }
 
-    /// A pod as the snapshot would show it: `workload` resolved through the ReplicaSet's owner.
-    fn resolved(&self, p: &PodInfo) -> PodInfo {
-        let mut p = p.clone();
-        if let Some(c) = &p.controller
-            && c.kind == "ReplicaSet"
-            && let Some(d) = self.deployment_of_rs(&c.uid)
-        {
-            p.workload = Some(format!("Deployment/{d}"));
+    /// A pod's workload as the snapshot shows it: its controller, or for a ReplicaSet owned by a Deployment,
+    /// the Deployment.
+    fn workload_of(&self, p: &PodInfo) -> Option<String> {
+        let c = p.controller.as_ref()?;
+        match self.deployment_of_rs(&c.uid).filter(|_| c.kind == "ReplicaSet") {
+            Some(d) => Some(format!("Deployment/{d}")),
+            None => Some(format!("{}/{}", c.kind, c.name)),
         }
-        p
     }
 
-    fn pods_for<'a>(&'a self, keys: impl IntoIterator<Item = &'a String>) -> Vec<PodInfo> {
-        keys.into_iter().filter_map(|k| self.pods.get(k)).map(|p| self.resolved(p)).collect()
+    fn pods_for<'a>(&'a self, keys: impl IntoIterator<Item = &'a String>) -> Vec<Arc<PodInfo>> {
+        keys.into_iter().filter_map(|k| self.pods.get(k)).cloned().collect()
     }
 
-    fn pods_of(&self, workload: &str) -> Vec<PodInfo> {
+    /// The keys of a workload's pods, unordered: a Deployment's through its ReplicaSets (a pod has one
+    /// controller, so no key comes twice); a ReplicaSet's only when no Deployment controls it (its pods then
+    /// belong to the Deployment).
+    fn workload_keys<'a>(&'a self, workload: &str) -> Box<dyn Iterator<Item = &'a String> + 'a> {
         if workload.starts_with("Deployment/") {
-            let mut keys: Vec<&String> = self
-                .deployment_rss
-                .get(workload)
-                .into_iter()
-                .flatten()
-                .filter_map(|uid| self.pods_by_owner_uid.get(uid))
-                .flatten()
-                .collect();
-            keys.sort();
-            keys.dedup();
-            return self.pods_for(keys);
+            return Box::new(
+                self.deployment_rss
+                    .get(workload)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|uid| self.pods_by_owner_uid.get(uid))
+                    .flatten(),
+            );
         }
-        let Some(keys) = self.pods_by_controller.get(workload) else { return Vec::new() };
-        let mut pods = self.pods_for(keys);
-        if workload.starts_with("ReplicaSet/") {
-            // Pods of a Deployment's ReplicaSet belong to the Deployment.
-            pods.retain(|p| p.workload.as_deref().is_some_and(|w| w.starts_with("ReplicaSet/")));
+        let of_rs = workload.starts_with("ReplicaSet/");
+        Box::new(self.pods_by_controller.get(workload).into_iter().flatten().filter(move |k| {
+            !of_rs
+                || self
+                    .pods
+                    .get(*k)
+                    .and_then(|p| p.controller.as_ref())
+                    .is_none_or(|c| self.deployment_of_rs(&c.uid).is_none())
+        }))
+    }
+
+    fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>> {
+        let mut keys: Vec<&String> = self.workload_keys(workload).collect();
+        keys.sort();
+        self.pods_for(keys)
+    }
+
+    fn replicas(&self, workload: &str) -> Replicas {
+        let mut r = Replicas::default();
+        if workload.starts_with("Deployment/") {
+            // From the counters: no pod is visited.
+            for uid in self.deployment_rss.get(workload).into_iter().flatten() {
+                r.ready += self.ready_by_owner_uid.get(uid).copied().unwrap_or(0);
+                for k in self.unschedulable_by_owner_uid.get(uid).into_iter().flatten() {
+                    if let Some(msg) = self.pods.get(k).and_then(|p| p.unschedulable.clone()) {
+                        r.unschedulable.push((k.clone(), msg));
+                    }
+                }
+            }
+            return r;
         }
-        pods
+        for p in self.workload_keys(workload).into_iter().filter_map(|k| self.pods.get(k)) {
+            if p.ready && !p.terminating {
+                r.ready += 1;
+            }
+            if let Some(msg) = &p.unschedulable {
+                r.unschedulable.push((p.key(), msg.clone()));
+            }
+        }
+        r
     }
 }
 
@@ -522,7 +594,7 @@ impl LiveCache {
 
 #[async_trait]
 impl LiveView for LiveCache {
-    fn pods_on(&self, node: &str) -> Vec<PodInfo> {
+    fn pods_on(&self, node: &str) -> Vec<Arc<PodInfo>> {
         let idx = self.shared.read();
         match idx.pods_by_node.get(node) {
             Some(keys) => idx.pods_for(keys),
@@ -530,16 +602,19 @@ impl LiveView for LiveCache {
         }
     }
 
-    fn pods_of(&self, workload: &str) -> Vec<PodInfo> {
+    fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>> {
         self.shared.read().pods_of(workload)
     }
 
-    fn pod(&self, namespace: &str, name: &str) -> Option<PodInfo> {
-        let idx = self.shared.read();
-        idx.pods.get(&format!("{namespace}/{name}")).map(|p| idx.resolved(p))
+    fn replicas(&self, workload: &str) -> Replicas {
+        self.shared.read().replicas(workload)
     }
 
-    fn pdbs(&self, namespace: &str) -> Vec<PdbInfo> {
+    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>> {
+        self.shared.read().pods.get(&format!("{namespace}/{name}")).cloned()
+    }
+
+    fn pdbs(&self, namespace: &str) -> Vec<Arc<PdbInfo>> {
         self.shared.read().pdbs.get(namespace).map(|m| m.values().cloned().collect()).unwrap_or_default()
     }
 
@@ -606,7 +681,7 @@ mod tests {
         })
     }
 
-    fn names(pods: &[PodInfo]) -> Vec<&str> {
+    fn names(pods: &[Arc<PodInfo>]) -> Vec<&str> {
         pods.iter().map(|p| p.name.as_str()).collect()
     }
 
@@ -622,8 +697,11 @@ mod tests {
         assert_eq!(names(&idx.pods_of("Deployment/shop/web")), ["web-1"]);
         assert!(idx.pods_of("ReplicaSet/shop/web-abc").is_empty());
         assert_eq!(names(&idx.pods_of("ReplicaSet/shop/bare")), ["bare-1"]);
-        assert_eq!(idx.resolved(&idx.pods["shop/web-1"]).workload.as_deref(), Some("Deployment/web"));
+        assert_eq!(idx.pods["shop/web-1"].workload.as_deref(), Some("Deployment/web"));
         assert_eq!(idx.scales.get("ReplicaSet/shop/web-abc"), Some(&2));
+        // The ReplicaSet leaves: its pod is its own controller's again.
+        idx.delete(&rs("web-abc", "rs1", Some("web")));
+        assert_eq!(idx.pods["shop/web-1"].workload.as_deref(), Some("ReplicaSet/web-abc"));
     }
 
     #[test]
@@ -653,5 +731,43 @@ mod tests {
         assert_eq!(names(&idx.pods_for(&idx.pods_by_node["n1"])), ["b", "c"]);
         // Other kinds are untouched by a pod relist.
         assert_eq!(idx.deployment_rss["Deployment/shop/web"].len(), 1);
+    }
+
+    #[test]
+    fn replica_counters_follow_readiness_termination_and_scheduling() {
+        let mut idx = Index::default();
+        idx.apply(rs("web-abc", "rs1", Some("web")));
+        idx.apply(rs("web-def", "rs2", Some("web")));
+        let ready = |name: &str, uid: &str, rs: (&str, &str)| {
+            let mut p = pod(name, "n1", ("ReplicaSet", rs.0, rs.1), uid);
+            p.ready = true;
+            p
+        };
+        idx.apply(Obj::Pod(ready("web-1", "p1", ("web-abc", "rs1"))));
+        idx.apply(Obj::Pod(ready("web-2", "p2", ("web-def", "rs2"))));
+        let mut pending = pod("web-3", "", ("ReplicaSet", "web-def", "rs2"), "p3");
+        pending.node = None;
+        pending.ready = false;
+        pending.unschedulable = Some("0/3 nodes are available".into());
+        idx.apply(Obj::Pod(pending.clone()));
+        let r = idx.replicas("Deployment/shop/web");
+        assert_eq!(r.ready, 2);
+        assert_eq!(r.unschedulable, vec![("shop/web-3".to_string(), "0/3 nodes are available".to_string())]);
+        // Terminating: no longer counted; the pending pod is scheduled and Ready.
+        let mut going = ready("web-1", "p1", ("web-abc", "rs1"));
+        going.terminating = true;
+        idx.apply(Obj::Pod(going.clone()));
+        pending.unschedulable = None;
+        pending.node = Some("n2".into());
+        pending.ready = true;
+        idx.apply(Obj::Pod(pending));
+        assert_eq!(idx.replicas("Deployment/shop/web"), Replicas { ready: 2, unschedulable: vec![] });
+        idx.delete(&Obj::Pod(going));
+        idx.delete(&Obj::Pod(ready("web-2", "p2", ("web-def", "rs2"))));
+        assert_eq!(idx.replicas("Deployment/shop/web").ready, 1);
+        // The counters agree with counting the pods one by one.
+        let counted = idx.pods_of("Deployment/shop/web").iter().filter(|p| p.ready && !p.terminating).count();
+        assert_eq!(counted, 1);
+        assert!(idx.ready_by_owner_uid.get("rs1").is_none());
     }
 }

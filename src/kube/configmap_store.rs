@@ -128,6 +128,15 @@ impl CheckpointStore for ConfigMapStore {
         Ok(Some(Stored { checkpoint, version }))
     }
 
+    /// The ConfigMap's resourceVersion, read as metadata only (the checkpoint itself is not transferred).
+    async fn version(&self) -> Result<Option<String>, StoreError> {
+        let api = self.api();
+        let meta = transient("reading the checkpoint's version", || api.get_metadata_opt(&self.name))
+            .await
+            .map_err(|e| self.io("reading", &e))?;
+        Ok(meta.map(|m| m.metadata.resource_version.unwrap_or_default()))
+    }
+
     async fn save(&self, cp: &Checkpoint, expected: Option<&str>) -> Result<String, StoreError> {
         // Never replace a newer checkpoint, whatever the caller believes the version is. A record of another
         // schema is refused too; an unreadable one may be replaced, under the compare-and-swap.

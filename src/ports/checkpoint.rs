@@ -32,6 +32,11 @@ pub trait CheckpointStore: Send + Sync {
     /// Where it lives, for messages (`configmap poolshift-system/poolshift-demo-blue`, a file path).
     fn location(&self) -> String;
     async fn load(&self) -> Result<Option<Stored>, StoreError>;
+    /// The stored version token alone, cheaper than [`CheckpointStore::load`] where the store allows (the
+    /// engine polls it for requests written by other processes).
+    async fn version(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.load().await?.map(|s| s.version))
+    }
     /// Writes `cp` if the stored version is still `expected` (`None`: must not exist yet) and the stored
     /// `seq` is older. Returns the new version.
     async fn save(&self, cp: &Checkpoint, expected: Option<&str>) -> Result<String, StoreError>;

@@ -1,5 +1,6 @@
 //! The Kubernetes cluster as the engine sees it: a snapshot, a live watch-fed view, and a few writes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -63,17 +64,39 @@ pub trait Cluster: Send + Sync {
     async fn delete_pod(&self, pod: &PodRef) -> Result<(), ClusterError>;
 
     /// The watch-fed view of the cluster; started on first use.
-    async fn live(&self) -> Result<std::sync::Arc<dyn LiveView>, ClusterError>;
+    async fn live(&self) -> Result<Arc<dyn LiveView>, ClusterError>;
+}
+
+/// A workload's pods as the readiness gate counts them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replicas {
+    /// Ready pods that are not terminating.
+    pub ready: i32,
+    /// Pods the scheduler cannot place: (`namespace/name`, the scheduler's message).
+    pub unschedulable: Vec<(String, String)>,
 }
 
 /// A cache kept current by watches. Reads never call the API.
 #[async_trait]
 pub trait LiveView: Send + Sync {
-    fn pods_on(&self, node: &str) -> Vec<PodInfo>;
+    fn pods_on(&self, node: &str) -> Vec<Arc<PodInfo>>;
     /// Pods of a workload (`Deployment/ns/name`, `StatefulSet/ns/name`, `ReplicaSet/ns/name`).
-    fn pods_of(&self, workload: &str) -> Vec<PodInfo>;
-    fn pod(&self, namespace: &str, name: &str) -> Option<PodInfo>;
-    fn pdbs(&self, namespace: &str) -> Vec<PdbInfo>;
+    fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>>;
+    /// A workload's Ready pods and its unschedulable ones, counted in place (no pod is copied).
+    fn replicas(&self, workload: &str) -> Replicas {
+        let mut r = Replicas::default();
+        for p in self.pods_of(workload) {
+            if p.ready && !p.terminating {
+                r.ready += 1;
+            }
+            if let Some(msg) = &p.unschedulable {
+                r.unschedulable.push((p.key(), msg.clone()));
+            }
+        }
+        r
+    }
+    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>>;
+    fn pdbs(&self, namespace: &str) -> Vec<Arc<PdbInfo>>;
     fn nodes(&self) -> Vec<NodeInfo>;
     /// Desired replicas of a workload (`Deployment/ns/name` ...).
     fn scale(&self, workload: &str) -> Option<i32>;

@@ -96,12 +96,16 @@ pub async fn rehearse(
     let clock = Arc::new(TokioClock::starting_at(sim.store().clock().now(), 1.0));
     let reporter = Arc::new(TimedReporter::new(clock.clone() as Arc<dyn Clock>));
     let provider = Arc::new(SimProvider::new(client.clone()));
+    // The checkpoint goes to a scratch file: a large plan does not fit a ConfigMap, and nothing of the
+    // rehearsal is kept.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let state = std::env::temp_dir().join(format!("poolshift-rehearsal-{}-{nanos}.json", std::process::id()));
     let session = Session::new(
         client,
         provider,
         &plan.cluster,
         &seeded.blue,
-        StateLocation::ConfigMap,
+        StateLocation::File(state.clone()),
         clock,
         reporter.clone(),
         "rehearsal",
@@ -109,7 +113,9 @@ pub async fn rehearse(
     let mut policy = plan.policy.clone();
     policy.force_allowed = false;
     let copy = session.plan(&TargetPolicy::Exact(plan.target.version), &policy).await?;
-    let outcome = session.engine.start(copy).await?;
+    let outcome = session.engine.start(copy).await;
+    let _ = std::fs::remove_file(&state);
+    let outcome = outcome?;
     let total = reporter.now();
     let outcome = match outcome {
         Outcome::Done(_) => "done".to_string(),

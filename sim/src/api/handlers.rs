@@ -173,6 +173,10 @@ fn get<K: Kind>(ctx: &Ctx<'_>, ns: &str, name: &str) -> Result<Response<Body>, A
         let row = serde_json::to_value(obj.as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
         return Ok(json_response(StatusCode::OK, &table::render(K::KIND, &[row], st.resource_version(), None, st.now)));
     }
+    if table::wants_metadata(ctx.accept) {
+        let full = serde_json::to_value(obj.as_ref()).map_err(|e| ApiError::internal(e.to_string()))?;
+        return Ok(json_response(StatusCode::OK, &table::metadata_only(&full)));
+    }
     Ok(json_response(StatusCode::OK, obj.as_ref()))
 }
 

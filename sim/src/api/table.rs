@@ -15,6 +15,17 @@ pub fn wants_table(accept: &str) -> bool {
     accept.split(',').next().is_some_and(|first| first.contains("as=Table"))
 }
 
+/// `Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1` (metadata-only GET, as
+/// `kube::Api::get_metadata` asks for).
+pub fn wants_metadata(accept: &str) -> bool {
+    accept.split(',').next().is_some_and(|first| first.contains("as=PartialObjectMetadata"))
+}
+
+/// The `PartialObjectMetadata` of an object (its metadata under the meta.k8s.io kind).
+pub fn metadata_only(o: &Value) -> Value {
+    partial(o)
+}
+
 /// What each row carries besides its cells (the `includeObject` query parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IncludeObject {

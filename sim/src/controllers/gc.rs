@@ -5,13 +5,12 @@
 //!
 //! Owners of other kinds (pods, Jobs, custom resources) are assumed to exist.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 use super::Reconciler;
 use super::changes::{Changes, Gate};
@@ -48,32 +47,37 @@ impl Reconciler for GarbageCollector {
         if !self.gate.open(st, changed) {
             return None;
         }
-        // An owner that went away makes garbage anywhere; otherwise only new or re-owned objects need a look.
+        // A workload controller that went away (or a history gap) makes garbage anywhere; a deleted node
+        // orphans the pods bound to it (and those it owns, mirror pods, which are bound to it too);
+        // otherwise only new or re-owned objects need a look.
         let owner_gone = deleted(&deployments)
             || deleted(&sets)
             || deleted(&statefulsets)
             || deleted(&daemonsets)
-            || deleted(&nodes)
-            || pods.is_unknown();
-        let node_gone = deleted(&nodes) || pods.is_unknown();
+            || pods.is_unknown()
+            || nodes.is_unknown();
         let rs_candidates: Vec<Arc<ReplicaSet>> =
             if owner_gone { st.replicasets.iter().cloned().collect() } else { reowned(&sets, |_, _| false) };
-        let pod_candidates: Vec<Arc<Pod>> = if owner_gone || node_gone {
+        let pod_candidates: Vec<Arc<Pod>> = if owner_gone {
             st.pods.iter().cloned().collect()
         } else {
-            reowned(&pods, |a, b| node_name(a) != node_name(b))
+            let mut c = reowned(&pods, |a, b| node_name(a) != node_name(b));
+            for e in nodes.events().iter().filter(|e| e.ty == EventType::Deleted) {
+                let node = e.object.metadata.name.as_deref().unwrap_or_default();
+                c.extend(st.pods_on_node(node).cloned());
+            }
+            c
         };
         if rs_candidates.is_empty() && pod_candidates.is_empty() {
             return None;
         }
-        let owners = Owners::collect(st);
-        collect(st, &owners, rs_candidates);
+        collect(st, rs_candidates);
         let pod_candidates: Vec<Arc<Pod>> = pod_candidates
             .into_iter()
             .filter(|p| st.pods.get(namespace(&p.metadata), name(&p.metadata)).is_some())
             .collect();
-        orphaned_pods(st, &owners.nodes, &pod_candidates);
-        collect(st, &owners, pod_candidates);
+        orphaned_pods(st, &pod_candidates);
+        collect(st, pod_candidates);
         self.gate.close(st, None)
     }
 }
@@ -97,46 +101,28 @@ fn reowned<K: Kind>(c: &Changes<K>, moved: impl Fn(&K, &K) -> bool) -> Vec<Arc<K
         .collect()
 }
 
-/// UIDs of every object that can own something, by kind.
-#[derive(Default)]
-struct Owners {
-    uids: HashSet<String>,
-    nodes: HashSet<String>,
-}
-
-impl Owners {
-    fn collect(st: &State) -> Self {
-        let mut o = Owners::default();
-        let mut add = |m: &ObjectMeta| {
-            if let Some(u) = &m.uid {
-                o.uids.insert(u.clone());
-            }
-        };
-        st.deployments.iter().for_each(|x| add(&x.metadata));
-        st.replicasets.iter().for_each(|x| add(&x.metadata));
-        st.statefulsets.iter().for_each(|x| add(&x.metadata));
-        st.daemonsets.iter().for_each(|x| add(&x.metadata));
-        st.nodes.iter().for_each(|x| add(&x.metadata));
-        o.nodes = st.nodes.iter().filter_map(|n| n.metadata.name.clone()).collect();
-        o
+/// Whether the owner `r` of an object in namespace `ns` is still there (same name and UID); owners of kinds
+/// not served here are assumed present.
+fn owner_exists(st: &State, ns: &str, r: &OwnerReference) -> bool {
+    fn same<K: Kind>(st: &State, ns: &str, r: &OwnerReference) -> bool {
+        st.get::<K>(ns, &r.name).is_some_and(|o| o.metadata().uid.as_deref() == Some(r.uid.as_str()))
     }
-
-    /// Whether the owner is still there; owners of kinds not served here are assumed present.
-    fn exists(&self, r: &OwnerReference) -> bool {
-        let known = matches!(
-            (r.api_version.as_str(), r.kind.as_str()),
-            ("apps/v1", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") | ("v1", "Node")
-        );
-        !known || self.uids.contains(&r.uid)
+    match (r.api_version.as_str(), r.kind.as_str()) {
+        ("apps/v1", "Deployment") => same::<Deployment>(st, ns, r),
+        ("apps/v1", "ReplicaSet") => same::<ReplicaSet>(st, ns, r),
+        ("apps/v1", "StatefulSet") => same::<StatefulSet>(st, ns, r),
+        ("apps/v1", "DaemonSet") => same::<DaemonSet>(st, ns, r),
+        ("v1", "Node") => same::<Node>(st, "", r),
+        _ => true,
     }
 }
 
 /// Deletes the objects among `candidates` whose owners are all gone.
-fn collect<K: Kind>(st: &mut State, owners: &Owners, candidates: Vec<Arc<K>>) {
+fn collect<K: Kind>(st: &mut State, candidates: Vec<Arc<K>>) {
     for o in candidates {
         let m = o.metadata();
         let refs = m.owner_references.as_deref().unwrap_or(&[]);
-        if m.deletion_timestamp.is_some() || refs.is_empty() || refs.iter().any(|r| owners.exists(r)) {
+        if m.deletion_timestamp.is_some() || refs.is_empty() || refs.iter().any(|r| owner_exists(st, namespace(m), r)) {
             continue;
         }
         if let Err(e) = st.delete::<K>(namespace(m), name(m), &DeleteOpts::default()) {
@@ -146,10 +132,10 @@ fn collect<K: Kind>(st: &mut State, owners: &Owners, candidates: Vec<Arc<K>>) {
 }
 
 /// Pods bound to nodes that no longer exist: force-deleted (grace 0; finalizers still hold them).
-fn orphaned_pods(st: &mut State, nodes: &HashSet<String>, candidates: &[Arc<Pod>]) {
+fn orphaned_pods(st: &mut State, candidates: &[Arc<Pod>]) {
     let force = DeleteOpts { grace_period_seconds: Some(0), ..Default::default() };
     for p in candidates {
-        let missing = node_name(p).is_some_and(|n| !nodes.contains(n));
+        let missing = node_name(p).is_some_and(|n| st.nodes.get("", n).is_none());
         if !missing || (is_terminating(p) && p.metadata.deletion_grace_period_seconds == Some(0)) {
             continue;
         }

@@ -23,7 +23,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::Reconciler;
-use super::changes::{Changes, Gate, changed_since, due, earliest};
+use super::changes::{Changes, Gate, due, earliest};
 use super::pods::{annotation, fnv64, is_finished, is_ready, node_name, node_ready, phase, uid};
 use super::quantity::parse_duration;
 use crate::api::handlers::set_pod_condition;
@@ -46,6 +46,9 @@ pub struct Kubelet {
     ips: u32,
     /// When which pod (namespace, name) needs another look.
     timers: BTreeSet<(Timestamp, String, String)>,
+    /// The nodes whose Ready condition is True, as last seen: a node's change matters to its pods only
+    /// when it changes this (a cordon, a label, a taint does not).
+    live: HashMap<String, NodeView>,
 }
 
 impl Kubelet {
@@ -58,20 +61,21 @@ fn delay(pod: &Pod, key: &str, default: Duration) -> Duration {
     annotation(&pod.metadata, key).and_then(parse_duration).unwrap_or(default)
 }
 
-/// What the kubelet knows of a node.
+/// What the kubelet knows of a Ready node.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct NodeView {
-    ready: bool,
     host_ip: Option<String>,
 }
 
-fn node_view(node: &Node) -> NodeView {
+/// The view of `node` when its Ready condition is True.
+fn node_view(node: &Node) -> Option<NodeView> {
     let host_ip = node
         .status
         .as_ref()
         .and_then(|s| s.addresses.as_ref())
         .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
         .map(|a| a.address.clone());
-    NodeView { ready: node_ready(node), host_ip }
+    node_ready(node).then_some(NodeView { host_ip })
 }
 
 /// The state the kubelet drives a pod to.
@@ -97,16 +101,17 @@ impl Reconciler for Kubelet {
         let now = st.now;
         let seen = self.gate.seen();
         let pods = Changes::since(&st.pods, seen);
-        let nodes_changed = changed_since(&st.nodes, seen);
+        let nodes = Changes::since(&st.nodes, seen);
         let timers_due = self.timers.first().is_some_and(|(t, ..)| due(now, *t));
-        if !self.gate.open(st, pods.any() || nodes_changed || timers_due) {
+        if !self.gate.open(st, pods.any() || nodes.any() || timers_due) {
             return self.timers.first().map(|t| t.0);
         }
-        // A node change (readiness) or a history gap: look at every pod. Otherwise the pods that changed
-        // and those whose timer came.
-        let full = nodes_changed || pods.is_unknown();
+        // A history gap: look at every pod. Otherwise the pods that changed, those whose timer came, and
+        // those of nodes that became Ready, stopped being Ready or went.
+        let full = pods.is_unknown() || nodes.is_unknown();
         let work: Vec<Arc<Pod>> = if full {
             self.timers.clear();
+            self.live = st.nodes.iter().filter_map(|n| Some((n.metadata.name.clone()?, node_view(n)?))).collect();
             st.pods.iter().cloned().collect()
         } else {
             let mut keys: BTreeSet<(String, String)> = BTreeSet::new();
@@ -117,6 +122,18 @@ impl Reconciler for Kubelet {
                     keys.insert(key_of(e.object.as_ref()));
                 }
             }
+            for e in nodes.events() {
+                let Some(name) = e.object.metadata.name.as_deref() else { continue };
+                let view = if e.ty == EventType::Deleted { None } else { node_view(&e.object) };
+                if self.live.get(name) == view.as_ref() {
+                    continue;
+                }
+                match view {
+                    Some(v) => self.live.insert(name.to_string(), v),
+                    None => self.live.remove(name),
+                };
+                keys.extend(st.pods_on_node(name).map(|p| key_of(p.as_ref())));
+            }
             while self.timers.first().is_some_and(|(t, ..)| due(now, *t)) {
                 if let Some((_, ns, name)) = self.timers.pop_first() {
                     keys.insert((ns, name));
@@ -124,21 +141,15 @@ impl Reconciler for Kubelet {
             }
             keys.iter().filter_map(|(ns, n)| st.pods.get(ns, n).cloned()).collect()
         };
-        let mut nodes: HashMap<String, Option<NodeView>> = HashMap::new();
         let mut on_live_nodes = 0;
         for pod in &work {
-            let Some(node) = node_name(pod) else { continue };
-            if !nodes.contains_key(node) {
-                let view = st.nodes.get("", node).map(|n| node_view(n)).filter(|v| v.ready);
-                nodes.insert(node.to_string(), view);
-            }
-            let Some(view) = nodes.get(node).and_then(Option::as_ref) else { continue };
+            let Some(view) = node_name(pod).and_then(|n| self.live.get(n)).cloned() else { continue };
             on_live_nodes += 1;
             // Steady state: running, ready and not deleted; nothing to do.
             if pod.metadata.deletion_timestamp.is_none() && phase(pod) == "Running" && is_ready(pod) {
                 continue;
             }
-            if let Some(t) = self.sync_pod(st, pod, view) {
+            if let Some(t) = self.sync_pod(st, pod, &view) {
                 let (ns, name) = key_of(pod.as_ref());
                 self.timers.insert((t, ns, name));
             }
@@ -147,7 +158,7 @@ impl Reconciler for Kubelet {
         if full && st.timing.pods.len() > on_live_nodes {
             let live: HashSet<&str> = work
                 .iter()
-                .filter(|p| node_name(p).and_then(|n| nodes.get(n)).is_some_and(Option::is_some))
+                .filter(|p| node_name(p).is_some_and(|n| self.live.contains_key(n)))
                 .map(|p| uid(&p.metadata))
                 .collect();
             st.timing.pods.retain(|u, _| live.contains(u.as_str()));

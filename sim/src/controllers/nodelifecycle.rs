@@ -57,14 +57,20 @@ impl Reconciler for NodeLifecycle {
         if self.down.is_empty() {
             return self.gate.close(st, None);
         }
-        let candidates: Vec<Arc<Pod>> = if nodes_changed || pods.is_unknown() {
+        let candidates: Vec<Arc<Pod>> = if pods.is_unknown() {
             st.pods.iter().cloned().collect()
         } else {
-            pods.events()
+            let mut c: Vec<Arc<Pod>> = pods
+                .events()
                 .iter()
                 .filter(|e| e.ty != EventType::Deleted)
                 .filter_map(|e| st.pods.get(namespace(&e.object.metadata), name(&e.object.metadata)).cloned())
-                .collect()
+                .collect();
+            if nodes_changed {
+                // Only the pods of the nodes that are down can need marking.
+                c.extend(self.down.iter().flat_map(|n| st.pods_on_node(n)).cloned());
+            }
+            c
         };
         mark_pods_not_ready(st, &self.down, candidates);
         self.gate.close(st, None)

@@ -51,6 +51,10 @@ pub trait Kind:
 
     /// Called after an object is removed for good (recorder hooks).
     fn on_removed(_state: &mut State, _obj: &Arc<Self>) {}
+
+    /// Keeps the state's secondary indexes current: `old` is the stored object being replaced or removed,
+    /// `new` the one stored now.
+    fn reindex(_state: &mut State, _old: Option<&Self>, _new: Option<&Self>) {}
 }
 
 pub fn key_of<K: Kind>(obj: &K) -> Key {
@@ -165,6 +169,10 @@ impl Kind for Pod {
     fn on_removed(state: &mut State, obj: &Arc<Self>) {
         state.recorder.pod_removed(obj);
     }
+
+    fn reindex(state: &mut State, old: Option<&Self>, new: Option<&Self>) {
+        state.index_pod(old, new);
+    }
 }
 
 impl Kind for Node {
@@ -187,12 +195,7 @@ impl Kind for Node {
 
     fn on_removed(state: &mut State, obj: &Arc<Self>) {
         let name = obj.metadata.name.clone().unwrap_or_default();
-        let workload = state
-            .pods
-            .iter()
-            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(name.as_str()))
-            .filter(|p| is_workload_pod(p))
-            .count();
+        let workload = state.pods_on_node(&name).filter(|p| is_workload_pod(p)).count();
         let pool = obj.metadata.labels.as_ref().and_then(|l| l.get(POOL_LABEL)).cloned();
         state.recorder.node_removed(&name, pool.as_deref(), workload);
     }

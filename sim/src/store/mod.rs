@@ -8,7 +8,7 @@ pub mod kinds;
 pub mod objects;
 pub mod selector;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
@@ -118,7 +118,9 @@ impl<K: Clone> Table<K> {
         if rv < self.compacted {
             return None;
         }
-        Some(self.history.iter().filter(|e| e.rv > rv).cloned().collect())
+        // The history is in resourceVersion order.
+        let first = self.history.partition_point(|e| e.rv <= rv);
+        Some(self.history.range(first..).cloned().collect())
     }
 
     fn record(&mut self, ev: WatchEvent<K>) {
@@ -159,6 +161,8 @@ pub struct State {
     pub faults: Faults,
     /// Per-object bookkeeping of the simulated components (kubelet timelines, PDB sync times ...).
     pub timing: crate::controllers::Timing,
+    /// Keys of the pods bound to each node (`spec.nodeName`).
+    pods_by_node: HashMap<String, BTreeSet<Key>>,
 }
 
 impl State {
@@ -187,6 +191,34 @@ impl State {
             cloud: Cloud::default(),
             faults: Faults::default(),
             timing: Default::default(),
+            pods_by_node: HashMap::new(),
+        }
+    }
+
+    /// The pods bound to `node`, in key order.
+    pub fn pods_on_node<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Arc<Pod>> + 'a {
+        self.pods_by_node.get(node).into_iter().flatten().filter_map(|(ns, n)| self.pods.get(ns, n))
+    }
+
+    /// Moves a pod between the per-node sets when it is stored, rebound or removed.
+    pub(crate) fn index_pod(&mut self, old: Option<&Pod>, new: Option<&Pod>) {
+        let node = |p: Option<&Pod>| {
+            p.and_then(|p| p.spec.as_ref()).and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty())
+        };
+        let (from, to) = (node(old), node(new));
+        if from == to {
+            return;
+        }
+        if let (Some(n), Some(p)) = (from, old)
+            && let Some(set) = self.pods_by_node.get_mut(&n)
+        {
+            set.remove(&kinds::key_of(p));
+            if set.is_empty() {
+                self.pods_by_node.remove(&n);
+            }
+        }
+        if let (Some(n), Some(p)) = (to, new) {
+            self.pods_by_node.entry(n).or_default().insert(kinds::key_of(p));
         }
     }
 
@@ -234,10 +266,10 @@ impl State {
         obj.metadata_mut().resource_version = Some(rv.to_string());
         let key = kinds::key_of(&obj);
         let obj = Arc::new(obj);
-        let table = K::table_mut(self);
-        let prev = table.objects.insert(key, obj.clone());
+        let prev = K::table_mut(self).objects.insert(key, obj.clone());
+        K::reindex(self, prev.as_deref(), Some(&obj));
         let prev = if ty == EventType::Modified { prev } else { None };
-        table.record(WatchEvent { ty, object: obj.clone(), prev, rv });
+        K::table_mut(self).record(WatchEvent { ty, object: obj.clone(), prev, rv });
         obj
     }
 
@@ -245,6 +277,7 @@ impl State {
     pub fn remove<K: Kind>(&mut self, ns: &str, name: &str) -> Option<Arc<K>> {
         let key = (ns.to_string(), name.to_string());
         let old = K::table_mut(self).objects.remove(&key)?;
+        K::reindex(self, Some(&old), None);
         let rv = self.next_rv();
         let mut gone = (*old).clone();
         gone.metadata_mut().resource_version = Some(rv.to_string());

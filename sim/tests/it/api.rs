@@ -38,6 +38,21 @@ async fn crud_conflict_and_status_bodies() {
     assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
     assert!(s.message.contains("the object has been modified"), "{}", s.message);
 
+    // A metadata-only GET (Accept as=PartialObjectMetadata) answers the metadata under meta.k8s.io's kind.
+    let req = http::Request::get("/api/v1/namespaces/shop/configmaps/a")
+        .header("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json")
+        .body(Vec::new())
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_str(&client.request_text(req).await.unwrap()).unwrap();
+    assert_eq!(
+        (body["kind"].as_str(), body["apiVersion"].as_str()),
+        (Some("PartialObjectMetadata"), Some("meta.k8s.io/v1"))
+    );
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["metadata"]["resourceVersion"].as_str(), updated.metadata.resource_version.as_deref());
+    let meta = api.get_metadata("a").await.unwrap();
+    assert_eq!(meta.metadata.uid, created.metadata.uid);
+
     // Missing: 404 with upstream's message. Namespace missing: 404 on the namespace.
     let err = api.get("nope").await.unwrap_err();
     let kube::Error::Api(s) = err else { panic!() };

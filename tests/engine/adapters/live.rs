@@ -25,8 +25,8 @@ async fn eventually(live: &Arc<dyn LiveView>, what: &str, cond: impl Fn(&dyn Liv
     tokio::time::timeout(Duration::from_secs(120), wait).await.unwrap_or_else(|_| panic!("never happened: {what}"));
 }
 
-fn names(pods: Vec<poolshift::model::snapshot::PodInfo>) -> Vec<String> {
-    pods.into_iter().map(|p| p.name).collect()
+fn names(pods: Vec<Arc<poolshift::model::snapshot::PodInfo>>) -> Vec<String> {
+    pods.into_iter().map(|p| p.name.clone()).collect()
 }
 
 /// Namespace `shop`, nodes n1 and n2, Deployment `web` with ReplicaSet `web-abc` (pods web-abc-1 on n1,
@@ -102,6 +102,10 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     assert_eq!(live.nodes().len(), 2);
     assert_eq!(live.scale("Deployment/shop/web"), Some(2));
     assert_eq!(live.scale("ReplicaSet/shop/solo"), Some(1));
+    let web = live.replicas("Deployment/shop/web");
+    assert!(web.unschedulable.is_empty());
+    let counted = live.pods_of("Deployment/shop/web").iter().filter(|p| p.ready && !p.terminating).count();
+    assert_eq!(web.ready as usize, counted);
 
     // changed(): the changes so far are reported at once, then it waits for the next one.
     live.changed().await;
