@@ -446,7 +446,7 @@ impl Index {
             }
             return r;
         }
-        for p in self.workload_keys(workload).into_iter().filter_map(|k| self.pods.get(k)) {
+        for p in self.workload_keys(workload).filter_map(|k| self.pods.get(k)) {
             if p.ready && !p.terminating {
                 r.ready += 1;
             }
@@ -768,6 +768,6 @@ mod tests {
         // The counters agree with counting the pods one by one.
         let counted = idx.pods_of("Deployment/shop/web").iter().filter(|p| p.ready && !p.terminating).count();
         assert_eq!(counted, 1);
-        assert!(idx.ready_by_owner_uid.get("rs1").is_none());
+        assert!(!idx.ready_by_owner_uid.contains_key("rs1"));
     }
 }
