@@ -2,7 +2,7 @@
 //! evicted now (in-flight limit, PDB budgets, self-limit for workloads without a PDB), and whether the batch
 //! is finished. No I/O: the drain loop feeds it the live view and eviction results.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,12 +71,16 @@ impl Tracker {
     /// landed back on a blue node, a pod created before the cordon) are classified and added; pods that
     /// disappeared or changed UID are marked gone.
     pub fn observe(&mut self, live_pods: &[Arc<PodInfo>], pdbs_by_ns: &PdbsByNs, allow: &Allow, now: Duration) {
-        let mut present: HashMap<String, &PodInfo> = HashMap::new();
-        for p in live_pods {
-            present.insert(p.key(), p);
-        }
-        for (key, t) in self.pods.iter_mut() {
-            let still = present.get(key).filter(|p| p.uid == t.pod.uid);
+        // By (namespace, name): no key is formatted for the pods already tracked.
+        let present: HashMap<(&str, &str), &PodInfo> =
+            live_pods.iter().map(|p| ((p.namespace.as_str(), p.name.as_str()), &**p)).collect();
+        let mut known: HashSet<(&str, &str)> = HashSet::with_capacity(self.pods.len());
+        for t in self.pods.values_mut() {
+            let id = (t.pod.namespace.as_str(), t.pod.name.as_str());
+            let still = present.get(&id).filter(|p| p.uid == t.pod.uid);
+            if still.is_some() {
+                known.insert(id);
+            }
             match (still, &t.state) {
                 (None, PodState::Gone) => {}
                 (None, _) => t.state = PodState::Gone,
@@ -89,11 +93,11 @@ impl Tracker {
                 t.ready = p.ready;
             }
         }
-        for p in live_pods {
+        let new: Vec<&Arc<PodInfo>> =
+            live_pods.iter().filter(|p| !known.contains(&(p.namespace.as_str(), p.name.as_str()))).collect();
+        drop(known);
+        for p in new {
             let key = p.key();
-            if self.pods.get(&key).is_some_and(|t| t.pod.uid == p.uid) {
-                continue;
-            }
             let pdbs: Vec<&PdbInfo> =
                 pdbs_by_ns.get(&p.namespace).into_iter().flatten().map(|d| &**d).filter(|d| d.selects(p)).collect();
             let disposition = classify(p, &pdbs, allow);

@@ -278,8 +278,33 @@ impl Index {
 
     fn put_pod(&mut self, mut p: PodInfo) {
         let key = p.key();
-        self.remove_pod(&key);
         p.workload = self.workload_of(&p);
+        // The common case, a status change: same node and controller, only the counters move.
+        if let Some(old) = self.pods.get(&key)
+            && old.node == p.node
+            && old.controller == p.controller
+        {
+            let old = old.clone();
+            if let Some(c) = &p.controller {
+                let was_ready = old.ready && !old.terminating;
+                let is_ready = p.ready && !p.terminating;
+                if was_ready != is_ready {
+                    let n = self.ready_by_owner_uid.entry(c.uid.clone()).or_default();
+                    *n += if is_ready { 1 } else { -1 };
+                    if *n <= 0 {
+                        self.ready_by_owner_uid.remove(&c.uid);
+                    }
+                }
+                match (old.unschedulable.is_some(), p.unschedulable.is_some()) {
+                    (false, true) => add_to(&mut self.unschedulable_by_owner_uid, &c.uid, &key),
+                    (true, false) => remove_from(&mut self.unschedulable_by_owner_uid, &c.uid, &key),
+                    _ => {}
+                }
+            }
+            self.pods.insert(key, Arc::new(p));
+            return;
+        }
+        self.remove_pod(&key);
         if let Some(n) = &p.node {
             add_to(&mut self.pods_by_node, n, &key);
         }

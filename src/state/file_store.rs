@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use super::decode_checkpoint;
-use crate::model::checkpoint::Checkpoint;
+use crate::model::checkpoint::{CHECKPOINT_SCHEMA, Checkpoint};
 use crate::ports::{CheckpointStore, StoreError, Stored};
 
 /// Test hook: runs between writing the temporary file and the last check before the rename.
@@ -52,6 +52,24 @@ impl FileStore {
         }
     }
 
+    /// The stored `seq` (the version token) without decoding the rest of the record; a record that does not
+    /// parse is decoded in full, so that the error names the problem.
+    fn stored_seq(&self) -> Result<Option<u64>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            schema: u32,
+            seq: u64,
+        }
+        match std::fs::read(&self.path) {
+            Ok(bytes) => match serde_json::from_slice::<Head>(&bytes) {
+                Ok(head) if head.schema == CHECKPOINT_SCHEMA => Ok(Some(head.seq)),
+                _ => self.read().map(|cp| cp.map(|c| c.seq)),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("reading", &e)),
+        }
+    }
+
     fn dir(&self) -> PathBuf {
         match self.path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -81,10 +99,6 @@ impl FileStore {
     }
 }
 
-fn version(cp: Option<&Checkpoint>) -> Option<String> {
-    cp.map(|c| c.seq.to_string())
-}
-
 #[async_trait]
 impl CheckpointStore for FileStore {
     fn location(&self) -> String {
@@ -96,30 +110,17 @@ impl CheckpointStore for FileStore {
     }
 
     async fn version(&self) -> Result<Option<String>, StoreError> {
-        /// The one field the version comes from; the rest of the record is skipped, not decoded.
-        #[derive(serde::Deserialize)]
-        struct Head {
-            seq: u64,
-        }
-        match std::fs::read(&self.path) {
-            Ok(bytes) => match serde_json::from_slice::<Head>(&bytes) {
-                Ok(head) => Ok(Some(head.seq.to_string())),
-                // Unreadable: the full decoding names the problem.
-                Err(_) => self.load().await.map(|s| s.map(|s| s.version)),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io("reading", &e)),
-        }
+        Ok(self.stored_seq()?.map(|seq| seq.to_string()))
     }
 
     async fn save(&self, cp: &Checkpoint, expected: Option<&str>) -> Result<String, StoreError> {
-        let check = |current: Option<&Checkpoint>| -> Result<(), StoreError> {
+        let check = |current: Option<u64>| -> Result<(), StoreError> {
             if let Some(stored) = current
-                && stored.seq >= cp.seq
+                && stored >= cp.seq
             {
-                return Err(StoreError::Stale { location: self.location(), stored: stored.seq, writing: cp.seq });
+                return Err(StoreError::Stale { location: self.location(), stored, writing: cp.seq });
             }
-            if version(current).as_deref() != expected {
+            if current.map(|seq| seq.to_string()).as_deref() != expected {
                 return Err(StoreError::Conflict {
                     location: self.location(),
                     expected: expected.unwrap_or("none (new)").to_string(),
@@ -127,7 +128,7 @@ impl CheckpointStore for FileStore {
             }
             Ok(())
         };
-        check(self.read()?.as_ref())?;
+        check(self.stored_seq()?)?;
         let temp = self.temp_path();
         let result = self.write_temp(&temp, cp).and_then(|()| {
             #[cfg(test)]
@@ -135,7 +136,7 @@ impl CheckpointStore for FileStore {
                 hook(&self.path);
             }
             // Someone may have written since our first read: decide again just before replacing.
-            check(self.read()?.as_ref())?;
+            check(self.stored_seq()?)?;
             std::fs::rename(&temp, &self.path).map_err(|e| self.io("renaming the temporary file", &e))
         });
         if result.is_err() {
@@ -226,5 +227,12 @@ mod tests {
         std::fs::write(&path, "{\"seq\": 3, \"schema\": ").unwrap();
         let err = store.version().await.unwrap_err();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        // A record of another schema (a newer poolshift's) is never overwritten, whatever its seq.
+        let mut newer = serde_json::to_value(checkpoint(1)).unwrap();
+        newer["schema"] = serde_json::json!(CHECKPOINT_SCHEMA + 1);
+        std::fs::write(&path, newer.to_string()).unwrap();
+        let err = store.save(&checkpoint(9), Some("1")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Schema { .. }), "{err}");
+        assert!(matches!(store.version().await.unwrap_err(), StoreError::Schema { .. }));
     }
 }

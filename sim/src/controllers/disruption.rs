@@ -190,22 +190,18 @@ impl Disruption {
             }
         }
         for (ns, pdbs) in by_ns {
-            if pdbs.is_empty() {
-                continue;
-            }
-            let pods: Vec<Arc<Pod>> = st.pods.in_namespace(&ns).cloned().collect();
             for pdb in pdbs {
                 // An earlier sync in this pass may have written it: work on the stored version.
                 let Some(pdb) = st.pdbs.get(&ns, pdb.metadata.name.as_deref().unwrap_or("")).cloned() else {
                     continue;
                 };
-                self.sync(st, &pdb, &pods);
+                self.sync(st, &pdb);
             }
         }
     }
 
-    /// `sync` + `trySync` + `failSafe` for one budget; `pods` are all pods of its namespace.
-    fn sync(&mut self, st: &mut State, pdb: &Arc<PodDisruptionBudget>, pods: &[Arc<Pod>]) {
+    /// `sync` + `trySync` + `failSafe` for one budget.
+    fn sync(&mut self, st: &mut State, pdb: &Arc<PodDisruptionBudget>) {
         let now = st.now;
         let key = key_of(pdb.as_ref());
         self.rechecks.remove(&key);
@@ -237,8 +233,7 @@ impl Disruption {
                 return;
             }
         };
-        let selected: Vec<Arc<Pod>> =
-            pods.iter().filter(|p| selector.matches(p.metadata.labels.as_ref())).cloned().collect();
+        let selected: Vec<Arc<Pod>> = st.pods_matching(pdb.metadata.namespace.as_deref().unwrap_or(""), &selector);
         if selected.is_empty() {
             self.event_once(st, pdb, "Normal", "NoPods", "No matching pods found".to_string());
         } else {

@@ -24,6 +24,7 @@ use crate::clock::SimClock;
 use crate::cloud::Cloud;
 use crate::faults::Faults;
 use crate::recorder::Recorder;
+use selector::{Op, Selector};
 
 pub use kinds::Kind;
 
@@ -163,6 +164,8 @@ pub struct State {
     pub timing: crate::controllers::Timing,
     /// Keys of the pods bound to each node (`spec.nodeName`).
     pods_by_node: HashMap<String, BTreeSet<Key>>,
+    /// Names of the pods carrying each label, by (namespace, label key, label value).
+    pods_by_label: HashMap<(String, String, String), BTreeSet<String>>,
 }
 
 impl State {
@@ -192,6 +195,7 @@ impl State {
             faults: Faults::default(),
             timing: Default::default(),
             pods_by_node: HashMap::new(),
+            pods_by_label: HashMap::new(),
         }
     }
 
@@ -200,25 +204,75 @@ impl State {
         self.pods_by_node.get(node).into_iter().flatten().filter_map(|(ns, n)| self.pods.get(ns, n))
     }
 
-    /// Moves a pod between the per-node sets when it is stored, rebound or removed.
+    /// The pods of namespace `ns` that `selector` matches, in name order. A selector with an equality
+    /// requirement starts from the pods carrying that label instead of the whole namespace.
+    pub fn pods_matching(&self, ns: &str, selector: &Selector) -> Vec<Arc<Pod>> {
+        let reqs = match selector {
+            Selector::Nothing => return Vec::new(),
+            Selector::All(reqs) => reqs,
+        };
+        let indexed = reqs.iter().find_map(|r| match &r.op {
+            Op::Eq(v) => Some((r.key.as_str(), v.as_str())),
+            Op::In(vs) if vs.len() == 1 => Some((r.key.as_str(), vs[0].as_str())),
+            _ => None,
+        });
+        let matches = |p: &&Arc<Pod>| selector.matches(p.metadata.labels.as_ref());
+        match indexed {
+            Some((k, v)) => self
+                .pods_by_label
+                .get(&(ns.to_string(), k.to_string(), v.to_string()))
+                .into_iter()
+                .flatten()
+                .filter_map(|name| self.pods.get(ns, name))
+                .filter(matches)
+                .cloned()
+                .collect(),
+            None => self.pods.in_namespace(ns).filter(matches).cloned().collect(),
+        }
+    }
+
+    /// Keeps the pod indexes (by node, by label) current when a pod is stored, changed or removed.
     pub(crate) fn index_pod(&mut self, old: Option<&Pod>, new: Option<&Pod>) {
         let node = |p: Option<&Pod>| {
             p.and_then(|p| p.spec.as_ref()).and_then(|s| s.node_name.clone()).filter(|n| !n.is_empty())
         };
         let (from, to) = (node(old), node(new));
-        if from == to {
-            return;
-        }
-        if let (Some(n), Some(p)) = (from, old)
-            && let Some(set) = self.pods_by_node.get_mut(&n)
-        {
-            set.remove(&kinds::key_of(p));
-            if set.is_empty() {
-                self.pods_by_node.remove(&n);
+        if from != to {
+            if let (Some(n), Some(p)) = (from, old)
+                && let Some(set) = self.pods_by_node.get_mut(&n)
+            {
+                set.remove(&kinds::key_of(p));
+                if set.is_empty() {
+                    self.pods_by_node.remove(&n);
+                }
+            }
+            if let (Some(n), Some(p)) = (to, new) {
+                self.pods_by_node.entry(n).or_default().insert(kinds::key_of(p));
             }
         }
-        if let (Some(n), Some(p)) = (to, new) {
-            self.pods_by_node.entry(n).or_default().insert(kinds::key_of(p));
+        fn labels(p: Option<&Pod>) -> Option<&BTreeMap<String, String>> {
+            p.and_then(|p| p.metadata.labels.as_ref())
+        }
+        if labels(old) == labels(new) {
+            return;
+        }
+        if let Some(p) = old {
+            let (ns, name) = kinds::key_of(p);
+            for (k, v) in labels(old).into_iter().flatten() {
+                let entry = (ns.clone(), k.clone(), v.clone());
+                if let Some(set) = self.pods_by_label.get_mut(&entry) {
+                    set.remove(&name);
+                    if set.is_empty() {
+                        self.pods_by_label.remove(&entry);
+                    }
+                }
+            }
+        }
+        if let Some(p) = new {
+            let (ns, name) = kinds::key_of(p);
+            for (k, v) in labels(new).into_iter().flatten() {
+                self.pods_by_label.entry((ns.clone(), k.clone(), v.clone())).or_default().insert(name.clone());
+            }
         }
     }
 
@@ -322,5 +376,56 @@ impl Store {
 
     pub(crate) async fn changed(&self) {
         self.changed.notified().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, node: &str, labels: &[(&str, &str)]) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "shop",
+                         "labels": labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()},
+            "spec": {"nodeName": node, "containers": []}
+        }))
+        .unwrap()
+    }
+
+    fn names(pods: Vec<Arc<Pod>>) -> Vec<String> {
+        pods.iter().map(|p| p.metadata.name.clone().unwrap_or_default()).collect()
+    }
+
+    /// What a scan of the namespace finds: the indexes must always agree with it.
+    fn scanned(st: &State, sel: &Selector) -> Vec<String> {
+        names(st.pods.in_namespace("shop").filter(|p| sel.matches(p.metadata.labels.as_ref())).cloned().collect())
+    }
+
+    #[test]
+    fn pod_indexes_follow_labels_nodes_and_removals() {
+        let mut st = State::new(1, Timestamp::UNIX_EPOCH);
+        st.put(pod("a", "n1", &[("app", "web"), ("tier", "fe")]), EventType::Added);
+        st.put(pod("b", "n1", &[("app", "web")]), EventType::Added);
+        st.put(pod("c", "n2", &[("app", "db")]), EventType::Added);
+        let web = Selector::parse_labels("app=web").unwrap();
+        let fe = Selector::parse_labels("app in (web),tier=fe").unwrap();
+        let not_db = Selector::parse_labels("app!=db").unwrap();
+        for sel in [&web, &fe, &not_db] {
+            assert_eq!(names(st.pods_matching("shop", sel)), scanned(&st, sel));
+        }
+        assert_eq!(names(st.pods_matching("shop", &web)), ["a", "b"]);
+        assert_eq!(names(st.pods_matching("other", &web)), Vec::<String>::new());
+        assert_eq!(names(st.pods_on_node("n1").cloned().collect()), ["a", "b"]);
+
+        // Relabelled and rebound: both indexes move it.
+        st.put(pod("b", "n2", &[("app", "db")]), EventType::Modified);
+        assert_eq!(names(st.pods_matching("shop", &web)), ["a"]);
+        assert_eq!(names(st.pods_on_node("n2").cloned().collect()), ["b", "c"]);
+        st.remove::<Pod>("shop", "a");
+        for sel in [&web, &fe, &not_db] {
+            assert_eq!(names(st.pods_matching("shop", sel)), scanned(&st, sel));
+        }
+        assert!(st.pods_on_node("n1").next().is_none());
+        assert!(st.pods_by_label.keys().all(|(_, _, v)| v == "db"), "{:?}", st.pods_by_label.keys());
     }
 }
