@@ -1,9 +1,14 @@
 //! [`ConfigMapStore`]: checkpoints in a ConfigMap (`poolshift-system/poolshift-<cluster>-<pool>`, data key
 //! `checkpoint.json`), written with resourceVersion compare-and-swap.
 
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Api, Client};
@@ -16,8 +21,14 @@ use crate::ports::{CheckpointStore, StoreError, Stored};
 use crate::state::decode_checkpoint;
 
 pub const DATA_KEY: &str = "checkpoint.json";
-/// What the API server accepts in one ConfigMap's data.
+/// Where a checkpoint too large for plain JSON goes, gzip-compressed (`binaryData`).
+pub const GZIP_KEY: &str = "checkpoint.json.gz";
+/// What the API server accepts in one ConfigMap's data and binaryData together.
 const MAX_CONFIGMAP_BYTES: usize = 1024 * 1024;
+/// Plain JSON up to this size (readable with kubectl); above it, gzip. Leaves room for the metadata.
+const PLAIN_LIMIT: usize = 900 * 1024;
+/// A compressed checkpoint that inflates beyond this is refused as corrupt (not read into memory).
+const MAX_INFLATED_BYTES: u64 = 512 * 1024 * 1024;
 
 pub struct ConfigMapStore {
     client: Client,
@@ -67,12 +78,24 @@ impl ConfigMapStore {
         transient("reading the checkpoint", || api.get_opt(&self.name)).await.map_err(|e| self.io("reading", &e))
     }
 
-    /// The checkpoint inside a ConfigMap, schema-checked.
+    /// The checkpoint inside a ConfigMap (plain or gzip-compressed), schema-checked.
     fn parse(&self, cm: &ConfigMap) -> Result<Checkpoint, StoreError> {
-        let Some(text) = cm.data.as_ref().and_then(|d| d.get(DATA_KEY)) else {
-            return Err(StoreError::Corrupt { location: self.location(), message: format!("no data key {DATA_KEY}") });
+        let corrupt = |message: String| StoreError::Corrupt { location: self.location(), message };
+        if let Some(text) = cm.data.as_ref().and_then(|d| d.get(DATA_KEY)) {
+            return decode_checkpoint(&self.location(), text);
+        }
+        let Some(gz) = cm.binary_data.as_ref().and_then(|d| d.get(GZIP_KEY)) else {
+            return Err(corrupt(format!("neither data key {DATA_KEY} nor binaryData key {GZIP_KEY}")));
         };
-        decode_checkpoint(&self.location(), text)
+        let mut text = String::new();
+        GzDecoder::new(gz.0.as_slice())
+            .take(MAX_INFLATED_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| corrupt(format!("{GZIP_KEY}: {e}")))?;
+        if text.len() as u64 > MAX_INFLATED_BYTES {
+            return Err(corrupt(format!("{GZIP_KEY} inflates beyond {MAX_INFLATED_BYTES} bytes")));
+        }
+        decode_checkpoint(&self.location(), &text)
     }
 
     async fn ensure_namespace(&self) -> Result<(), StoreError> {
@@ -86,18 +109,24 @@ impl ConfigMapStore {
     }
 
     fn object(&self, cp: &Checkpoint, resource_version: Option<&str>) -> Result<ConfigMap, StoreError> {
-        let json = serde_json::to_string(cp)
-            .map_err(|e| StoreError::Io { location: self.location(), message: format!("encoding: {e}") })?;
-        if json.len() > MAX_CONFIGMAP_BYTES {
-            return Err(StoreError::Io {
-                location: self.location(),
-                message: format!(
-                    "the checkpoint is {} bytes, more than a ConfigMap holds (1 MiB); use --state-file",
-                    json.len()
-                ),
-            });
-        }
+        let io = |message: String| StoreError::Io { location: self.location(), message };
+        let json = serde_json::to_string(cp).map_err(|e| io(format!("encoding: {e}")))?;
         let mut cm = ConfigMap::default();
+        if json.len() <= PLAIN_LIMIT {
+            cm.data = Some([(DATA_KEY.to_string(), json)].into());
+        } else {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+            let gz = gz.write_all(json.as_bytes()).and_then(|()| gz.finish());
+            let gz = gz.map_err(|e| io(format!("compressing: {e}")))?;
+            if gz.len() > MAX_CONFIGMAP_BYTES {
+                return Err(io(format!(
+                    "the checkpoint is {} bytes ({} compressed), more than a ConfigMap holds (1 MiB); use --state-file",
+                    json.len(),
+                    gz.len()
+                )));
+            }
+            cm.binary_data = Some([(GZIP_KEY.to_string(), ByteString(gz))].into());
+        }
         cm.metadata.name = Some(self.name.clone());
         cm.metadata.namespace = Some(self.namespace.clone());
         cm.metadata.resource_version = resource_version.map(str::to_string);
@@ -110,7 +139,6 @@ impl ConfigMapStore {
             ]
             .into(),
         );
-        cm.data = Some([(DATA_KEY.to_string(), json)].into());
         Ok(cm)
     }
 }

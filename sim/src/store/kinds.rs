@@ -41,6 +41,11 @@ pub trait Kind:
     /// Copies the status of `from` into `self` (a main-resource update keeps the stored status).
     fn take_status(&mut self, _from: &Self) {}
 
+    /// Validation beyond the name (create and update): the field and message of each problem.
+    fn validate(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
     /// Defaults applied on create (server-side defaulting).
     fn default_on_create(&mut self, _state: &mut State) {}
 
@@ -236,11 +241,25 @@ impl Kind for Namespace {
     }
 }
 
+/// What a ConfigMap's `data` and `binaryData` may hold together (`corev1.MaxConfigMapSize`).
+pub const MAX_CONFIGMAP_BYTES: usize = 1024 * 1024;
+
 impl Kind for ConfigMap {
     const NAMESPACED: bool = true;
     const HAS_STATUS: bool = false;
     const SHORT_NAMES: &'static [&'static str] = &["cm"];
     table!(configmaps);
+
+    /// As `ValidateConfigMap`: the values of `data` and `binaryData` count against the limit; the error
+    /// refers to the whole object (an empty field path).
+    fn validate(&self) -> Vec<(&'static str, String)> {
+        let data: usize = self.data.iter().flatten().map(|(_, v)| v.len()).sum();
+        let binary: usize = self.binary_data.iter().flatten().map(|(_, v)| v.0.len()).sum();
+        if data + binary > MAX_CONFIGMAP_BYTES {
+            return vec![("", format!("Too long: may not be more than {MAX_CONFIGMAP_BYTES} bytes"))];
+        }
+        Vec::new()
+    }
 }
 
 impl Kind for Event {

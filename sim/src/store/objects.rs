@@ -118,6 +118,10 @@ impl State {
                 )],
             ));
         }
+        let problems = obj.validate();
+        if !problems.is_empty() {
+            return Err(ApiError::invalid(K::GROUP, K::KIND, &name, &problems));
+        }
         let (ns_key, _) = key_of(&obj);
         if K::table(self).get(&ns_key, &name).is_some() {
             return Err(ApiError::already_exists(K::GROUP, K::URL_PATH_SEGMENT, &name));
@@ -162,6 +166,10 @@ impl State {
                     om.uid.clone().unwrap_or_default()
                 ),
             ));
+        }
+        let problems = obj.validate();
+        if !problems.is_empty() {
+            return Err(ApiError::invalid(K::GROUP, K::KIND, &name, &problems));
         }
         if part == Part::Status {
             let mut next = (*old).clone();

@@ -4,7 +4,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use poolshift::kube::ConfigMapStore;
-use poolshift::kube::configmap_store::DATA_KEY;
+use poolshift::kube::configmap_store::{DATA_KEY, GZIP_KEY};
 use poolshift::ports::{CheckpointStore, StoreError};
 use poolshift::state::FileStore;
 use serde_json::json;
@@ -131,4 +131,82 @@ async fn file_store_reports_schema_corruption_and_io_errors() {
     let nowhere = FileStore::new(dir.path().join("missing-dir").join("cp.json"));
     let err = nowhere.save(&checkpoint(1), None).await.unwrap_err();
     assert!(matches!(err, StoreError::Io { .. }), "{err}");
+}
+
+/// A checkpoint whose plan moves `pods` pods, with names and UIDs that compress like real ones (`noisy`:
+/// random hex everywhere, which hardly compresses).
+fn large_checkpoint(seq: u64, pods: usize, noisy: bool) -> poolshift::model::checkpoint::Checkpoint {
+    use poolshift::model::plan::{Batch, Disposition, PlannedPod};
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut hex = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        format!("{:016x}", state)
+    };
+    let mut cp = checkpoint(seq);
+    let pods: Vec<PlannedPod> = (0..pods)
+        .map(|i| PlannedPod {
+            namespace: format!("team-{}", i % 50),
+            name: if noisy { format!("{}{}", hex(), hex()) } else { format!("web-{}-{:05}", i / 30, i % 30) },
+            uid: format!("{}-{}", hex(), hex()),
+            node: format!("ip-10-0-{}-{}.eu-west-1.compute.internal", i / 30 / 250, (i / 30) % 250),
+            workload: Some(format!("Deployment/web-{}", i / 30)),
+            pdb: Some(format!("team-{}/web-{}", i % 50, i / 30)),
+            disposition: Disposition::Evict,
+        })
+        .collect();
+    cp.plan.batches = vec![Batch { index: 0, nodes: vec!["n1".into()], pods }];
+    cp
+}
+
+#[tokio::test(start_paused = true)]
+async fn configmap_store_compresses_a_large_plan_and_refuses_what_cannot_fit() {
+    let sim = sim();
+    let client = sim.client();
+    let store = ConfigMapStore::new(client.clone(), "Demo", "big");
+    // 15,000 pods (a 500-node pool): several MB of JSON, more than a ConfigMap's 1 MiB.
+    let big = large_checkpoint(1, 15_000, false);
+    let json_len = serde_json::to_string(&big).unwrap().len();
+    assert!(json_len > 1024 * 1024, "{json_len}");
+    let v1 = store.save(&big, None).await.unwrap();
+    let loaded = store.load().await.unwrap().unwrap();
+    assert_eq!((&loaded.checkpoint, loaded.version.as_str()), (&big, v1.as_str()));
+    assert_eq!(store.version().await.unwrap().as_deref(), Some(v1.as_str()));
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "poolshift-system");
+    let cm = cms.get("poolshift-demo-big").await.unwrap();
+    assert!(cm.data.is_none(), "compressed only");
+    let gz = &cm.binary_data.unwrap()[GZIP_KEY].0;
+    assert!(gz.len() < 1024 * 1024, "{} compressed bytes for {json_len}", gz.len());
+
+    // The compare-and-swap and the seq rule hold as for plain JSON.
+    let err = store.save(&large_checkpoint(1, 15_000, false), Some(&v1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Stale { stored: 1, writing: 1, .. }), "{err}");
+    // A small one goes back to plain JSON.
+    let v2 = store.save(&checkpoint(2), Some(&v1)).await.unwrap();
+    let cm = cms.get("poolshift-demo-big").await.unwrap();
+    assert!(cm.binary_data.is_none() && cm.data.is_some_and(|d| d.contains_key(DATA_KEY)));
+
+    // Too large even compressed: refused before any request, naming the way out; the stored one stays.
+    let err = store.save(&large_checkpoint(3, 60_000, true), Some(&v2)).await.unwrap_err();
+    assert!(
+        err.to_string().contains("more than a ConfigMap holds") && err.to_string().contains("--state-file"),
+        "{err}"
+    );
+    assert_eq!(store.load().await.unwrap().unwrap().checkpoint.seq, 2);
+
+    // Damaged compressed data is reported as such, not as a missing checkpoint.
+    let mut damaged = cms.get("poolshift-demo-big").await.unwrap();
+    damaged.data = None;
+    damaged.binary_data = Some([(GZIP_KEY.to_string(), k8s_openapi::ByteString(b"not gzip".to_vec()))].into());
+    cms.replace("poolshift-demo-big", &Default::default(), &damaged).await.unwrap();
+    let err = store.load().await.unwrap_err();
+    assert!(matches!(&err, StoreError::Corrupt { message, .. } if message.contains(GZIP_KEY)), "{err}");
+
+    // The API server itself refuses an oversized ConfigMap, as upstream's validation does.
+    let mut huge = ConfigMap::default();
+    huge.metadata.name = Some("huge".into());
+    huge.data = Some([("a".to_string(), "x".repeat(1024 * 1024 + 1))].into());
+    let err = cms.create(&Default::default(), &huge).await.unwrap_err();
+    let kube::Error::Api(s) = err else { panic!("not an API error") };
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert!(s.message.contains("Too long: may not be more than 1048576 bytes"), "{}", s.message);
 }
