@@ -13,34 +13,14 @@ use crate::model::version::Version;
 
 const DURATION_HINT: &str = "expected a number and a unit such as 90s, 5m, 1h";
 
-/// Parses `90s`, `5m`, `1h`, `500ms`, `1h30m`, `1.5h`; `0` alone is zero.
+/// Parses `90s`, `5m`, `1h`, `500ms`, `1h30m`, `1.5h` (Go's duration grammar, as kubesim reads it); `0` alone
+/// is zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration \"{s}\": {DURATION_HINT}");
     let t = s.trim();
     if t == "0" {
         return Ok(Duration::ZERO);
     }
-    if t.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = t;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit_len..];
-        total += number * seconds;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| bad())
+    kubesim::scenario::parse_units(t).ok_or_else(|| format!("invalid duration \"{s}\": {DURATION_HINT}"))
 }
 
 /// A duration in the config file.

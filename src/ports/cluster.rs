@@ -83,18 +83,7 @@ pub trait LiveView: Send + Sync {
     /// Pods of a workload (`Deployment/ns/name`, `StatefulSet/ns/name`, `ReplicaSet/ns/name`).
     fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>>;
     /// A workload's Ready pods and its unschedulable ones, counted in place (no pod is copied).
-    fn replicas(&self, workload: &str) -> Replicas {
-        let mut r = Replicas::default();
-        for p in self.pods_of(workload) {
-            if p.ready && !p.terminating {
-                r.ready += 1;
-            }
-            if let Some(msg) = &p.unschedulable {
-                r.unschedulable.push((p.key(), msg.clone()));
-            }
-        }
-        r
-    }
+    fn replicas(&self, workload: &str) -> Replicas;
     fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>>;
     fn pdbs(&self, namespace: &str) -> Vec<Arc<PdbInfo>>;
     fn nodes(&self) -> Vec<NodeInfo>;

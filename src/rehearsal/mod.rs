@@ -52,7 +52,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let t = Timings::default();
+        Self::from(&Timings::default())
+    }
+}
+
+/// A scenario's timings (the simulator's defaults, or a scenario file's `timings`).
+impl From<&Timings> for Options {
+    fn from(t: &Timings) -> Self {
         Self {
             pod_start: t.pod_start.0,
             pod_ready: t.pod_ready.0,

@@ -21,7 +21,7 @@ pub use schema::{
     Cluster, EvictionPolicy, Generate, PdbMix, PdbSpec, Requests, Scenario, Timings, TolerationOperator,
     TolerationSpec, TopologySpread, Workload, WorkloadKind, WorkloadPdb,
 };
-pub use units::{Dur, IntOrPercent, Quantity};
+pub use units::{Dur, IntOrPercent, Quantity, parse_units};
 
 /// A malformed or unloadable scenario: names the file, line and field.
 #[derive(Debug, thiserror::Error)]

@@ -24,45 +24,49 @@ impl Dur {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        let bad = || {
-            format!(
-                "invalid duration \"{s}\": expected a number followed by a unit (ms, s, m, h), e.g. \"90s\", \"2m\", \"500ms\""
-            )
-        };
         let t = s.trim();
         if t == "0" {
             return Ok(Dur(Duration::ZERO));
         }
-        if t.is_empty() {
-            return Err(bad());
-        }
-        let mut total = 0f64;
-        let mut rest = t;
-        while !rest.is_empty() {
-            let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-            if num_len == 0 {
-                return Err(bad());
-            }
-            let value: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-            rest = &rest[num_len..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-            let nanos_per = match &rest[..unit_len] {
-                "ns" => 1.0,
-                "us" | "µs" => 1e3,
-                "ms" => 1e6,
-                "s" => 1e9,
-                "m" => 60e9,
-                "h" => 3600e9,
-                _ => return Err(bad()),
-            };
-            rest = &rest[unit_len..];
-            total += value * nanos_per;
-        }
-        if !total.is_finite() || total > u64::MAX as f64 {
-            return Err(bad());
-        }
-        Ok(Dur(Duration::from_nanos(total.round() as u64)))
+        parse_units(t).map(Dur).ok_or_else(|| {
+            format!(
+                "invalid duration \"{s}\": expected a number followed by a unit (ms, s, m, h), e.g. \"90s\", \"2m\", \"500ms\""
+            )
+        })
     }
+}
+
+/// The duration grammar of Go's `time.ParseDuration` without a sign, which Kubernetes tools use: numbers
+/// (fractions allowed) each followed by a unit `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`, possibly repeated
+/// (`1m30s`, `1.5h`). `None` for anything else, a bare number included. The one parser of this grammar in
+/// the project: scenario files, pod annotations and poolshift's own configuration use it.
+pub fn parse_units(s: &str) -> Option<Duration> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut nanos = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let value: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let per_unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        nanos += value * per_unit;
+    }
+    (nanos.is_finite() && nanos <= u64::MAX as f64).then(|| Duration::from_nanos(nanos.round() as u64))
 }
 
 impl fmt::Display for Dur {

@@ -62,15 +62,7 @@ async fn the_rehearsed_demo_takes_what_the_real_run_takes_within_ten_percent() {
     assert_eq!(plan.blocked().count(), 0);
 
     // The rehearsal, with the demo's timings (its scenario's `timings`).
-    let t = &sc.timings;
-    let options = Options {
-        pod_start: t.pod_start.0,
-        pod_ready: t.pod_ready.0,
-        pod_termination: t.pod_termination.0,
-        pool_provision: t.pool_provision.0,
-        node_ready: t.node_ready.0,
-        pool_delete: t.pool_delete.0,
-    };
+    let options = Options::from(&sc.timings);
     let matcher = poolshift_provider_api::Provider::node_matcher(provider.as_ref(), "blue");
     let rehearsal = rehearse(&snapshot, &plan, &matcher, &options).await.unwrap();
     assert_eq!(rehearsal.outcome, "done", "{rehearsal:?}");
