@@ -25,13 +25,15 @@ use kubesim::scenario::Scenario;
 use kubesim::{SimOptions, Simulator};
 use poolshift::model::plan::UpgradePlan;
 use poolshift::model::policy::Policy;
-use poolshift::model::snapshot::{
-    NodeInfo, PdbInfo, PodInfo, SNAPSHOT_SCHEMA, Snapshot, resolve_workloads, scale_entries,
-};
+use poolshift::model::snapshot::Snapshot;
 use poolshift::plan::target::TargetPolicy;
 use poolshift::report::{self, Format};
 use poolshift::session::{plan_offline, provider_record};
 use poolshift_provider_sim::SimProvider;
+
+/// The `poolshift` binary's allocator, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TARGET_PLAN: Duration = Duration::from_secs(2);
 const TARGET_RSS_BYTES: u64 = 1 << 30;
@@ -76,27 +78,7 @@ fn generate(file: &Path, pools: u32) -> anyhow::Result<()> {
         let started = Instant::now();
         let sim = Simulator::from_scenario(&Scenario::parse(&scenario(pools), "<plan_scale>")?, SimOptions::default())?;
         let record = provider_record(&SimProvider::new(sim.client()), POOL).await?;
-        let snapshot = {
-            let st = sim.store().lock();
-            let mut nodes: Vec<NodeInfo> = st.nodes.iter().map(|n| NodeInfo::from(n.as_ref())).collect();
-            nodes.sort_by(|a, b| a.name.cmp(&b.name));
-            let mut pods: Vec<PodInfo> = st.pods.iter().map(|p| PodInfo::from(p.as_ref())).collect();
-            pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-            let rss: Vec<_> = st.replicasets.iter().map(|r| (**r).clone()).collect();
-            resolve_workloads(&mut pods, &rss);
-            let deploys: Vec<_> = st.deployments.iter().map(|d| (**d).clone()).collect();
-            let sets: Vec<_> = st.statefulsets.iter().map(|s| (**s).clone()).collect();
-            Snapshot {
-                schema: SNAPSHOT_SCHEMA,
-                server_version: format!("v{}", st.version),
-                nodes,
-                pods,
-                pdbs: st.pdbs.iter().map(|p| PdbInfo::from(p.as_ref())).collect(),
-                scales: scale_entries(&deploys, &sets, &rss),
-                volumes: None,
-                providers: vec![record],
-            }
-        };
+        let snapshot = Snapshot { providers: vec![record], ..poolshift::rehearsal::snapshot_of(&sim) };
         std::fs::write(file, serde_json::to_vec(&snapshot)?)?;
         println!(
             "generated the snapshot: {} nodes, {} pods, {} PDBs ({:.1} MB) in {:.1} s",

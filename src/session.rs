@@ -84,23 +84,33 @@ impl Session {
         policy: &Policy,
     ) -> Result<(UpgradePlan, Snapshot), SessionError> {
         let snapshot = self.cluster.snapshot().await?;
+        let plan = self.plan_from(&snapshot, target, policy).await?;
+        Ok((plan, snapshot))
+    }
+
+    /// The plan for the cluster as `snapshot` shows it, with what the provider says now.
+    pub async fn plan_from(
+        &self,
+        snapshot: &Snapshot,
+        target: &TargetPolicy,
+        policy: &Policy,
+    ) -> Result<UpgradePlan, SessionError> {
         let blue = self.provider.describe_pool(&self.pool).await?;
         let offered = self.provider.versions().await?;
         let matcher = self.provider.node_matcher(&self.pool);
         let provider = self.provider.clone();
         let pool = self.pool.clone();
         let name = move |v: &str| provider.green_name(&pool, v);
-        let plan = build(&PlanInput {
+        Ok(build(&PlanInput {
             cluster: &self.cluster_name,
-            snapshot: &snapshot,
+            snapshot,
             blue: &blue,
             matcher: &matcher,
             offered: &offered,
             target,
             policy,
             green_name: &name,
-        })?;
-        Ok((plan, snapshot))
+        })?)
     }
 }
 

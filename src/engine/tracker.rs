@@ -2,7 +2,10 @@
 //! evicted now (in-flight limit, PDB budgets, self-limit for workloads without a PDB), and whether the batch
 //! is finished. No I/O: the drain loop feeds it the live view and eviction results.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+// foldhash: the drain loop and the live cache hash pod keys on every pass and event.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,7 +3,10 @@
 //! not rebuilt per event. A relist (`Init` .. `InitDone`, after a watch expired) upserts as it goes and, at
 //! `InitDone`, drops whatever the relist did not mention.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+// foldhash: the drain loop and the live cache hash pod keys on every pass and event.
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::fmt::Debug;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -364,25 +367,40 @@ impl Index {
 
     fn put_rs(&mut self, r: RsInfo) {
         let key = format!("{}/{}", r.namespace, r.name);
-        self.remove_rs(&key);
+        let old = self.unlink_rs(&key);
         self.scales.insert(format!("ReplicaSet/{key}"), r.replicas);
         self.rs_by_uid.insert(r.uid.clone(), key.clone());
         if let Some(d) = &r.deployment {
             add_to(&mut self.deployment_rss, &format!("Deployment/{}/{d}", r.namespace), &r.uid);
         }
         let uid = r.uid.clone();
+        // A status or scale change (the common case: every pod started or stopped changes one) leaves the
+        // owner as it was: the pods' workloads stand.
+        let owner_changed = old.as_ref().is_none_or(|o| o.uid != r.uid || o.deployment != r.deployment);
         self.replicasets.insert(key, r);
-        self.reresolve(&uid);
+        if let Some(old) = old.filter(|o| o.uid != uid) {
+            self.reresolve(&old.uid);
+        }
+        if owner_changed {
+            self.reresolve(&uid);
+        }
     }
 
     fn remove_rs(&mut self, key: &str) {
-        let Some(old) = self.replicasets.remove(key) else { return };
+        if let Some(old) = self.unlink_rs(key) {
+            self.reresolve(&old.uid);
+        }
+    }
+
+    /// Takes a ReplicaSet out of the indexes, leaving its pods' workloads to the caller.
+    fn unlink_rs(&mut self, key: &str) -> Option<RsInfo> {
+        let old = self.replicasets.remove(key)?;
         self.scales.remove(&format!("ReplicaSet/{key}"));
         self.rs_by_uid.remove(&old.uid);
         if let Some(d) = &old.deployment {
             remove_from(&mut self.deployment_rss, &format!("Deployment/{}/{d}", old.namespace), &old.uid);
         }
-        self.reresolve(&old.uid);
+        Some(old)
     }
 
     fn keys_of(&self, kind: Kind) -> Vec<String> {

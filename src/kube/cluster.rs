@@ -19,9 +19,7 @@ use super::RUN_LABEL;
 use super::cache::LiveCache;
 use super::errors::cluster_error;
 use super::retry::transient;
-use crate::model::snapshot::{
-    NodeInfo, PdbInfo, PodInfo, SNAPSHOT_SCHEMA, Snapshot, resolve_workloads, scale_entries, volume_infos,
-};
+use crate::model::snapshot::{Listed, Snapshot, volume_infos};
 use crate::ports::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 
 /// Page size of the snapshot's lists (client-go's pager default).
@@ -197,23 +195,16 @@ impl Cluster for KubeCluster {
             self.list_optional::<PersistentVolumeClaim>("persistentvolumeclaims"),
             self.list_optional::<PersistentVolume>("persistentvolumes"),
         )?;
-        let mut nodes: Vec<NodeInfo> = nodes.iter().map(NodeInfo::from).collect();
-        nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut pods: Vec<PodInfo> = pods.iter().map(PodInfo::from).collect();
-        pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        resolve_workloads(&mut pods, &rss);
-        let mut pdbs: Vec<PdbInfo> = pdbs.iter().map(PdbInfo::from).collect();
-        pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        Ok(Snapshot {
-            schema: SNAPSHOT_SCHEMA,
+        Ok(Snapshot::from_listed(Listed {
             server_version: version.git_version,
-            nodes,
-            pods,
-            pdbs,
-            scales: scale_entries(&deploys, &sets, &rss),
+            nodes: nodes.iter().collect(),
+            pods: pods.iter().collect(),
+            pdbs: pdbs.iter().collect(),
+            deployments: deploys.iter().collect(),
+            statefulsets: sets.iter().collect(),
+            replicasets: rss.iter().collect(),
             volumes: pvcs.zip(pvs).map(|(c, v)| volume_infos(&c, &v)),
-            providers: Vec::new(),
-        })
+        }))
     }
 
     async fn set_cordon(&self, node: &str, cordon: bool, run_id: &str) -> Result<(), ClusterError> {

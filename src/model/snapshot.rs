@@ -381,8 +381,45 @@ impl From<&PodDisruptionBudget> for PdbInfo {
     }
 }
 
+/// The API objects a snapshot is made from (as listed, or as a simulator holds them).
+pub struct Listed<'a> {
+    /// `gitVersion` of `/version`.
+    pub server_version: String,
+    pub nodes: Vec<&'a Node>,
+    pub pods: Vec<&'a Pod>,
+    pub pdbs: Vec<&'a PodDisruptionBudget>,
+    pub deployments: Vec<&'a Deployment>,
+    pub statefulsets: Vec<&'a StatefulSet>,
+    pub replicasets: Vec<&'a ReplicaSet>,
+    /// `None` when the volumes could not be read.
+    pub volumes: Option<Vec<VolumeInfo>>,
+}
+
+impl Snapshot {
+    /// The snapshot of these objects, sorted by name, pods resolved to their Deployments. No provider record.
+    pub fn from_listed(l: Listed<'_>) -> Snapshot {
+        let mut nodes: Vec<NodeInfo> = l.nodes.iter().map(|n| NodeInfo::from(*n)).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut pods: Vec<PodInfo> = l.pods.iter().map(|p| PodInfo::from(*p)).collect();
+        pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        resolve_workloads(&mut pods, &l.replicasets);
+        let mut pdbs: Vec<PdbInfo> = l.pdbs.iter().map(|p| PdbInfo::from(*p)).collect();
+        pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Snapshot {
+            schema: SNAPSHOT_SCHEMA,
+            server_version: l.server_version,
+            nodes,
+            pods,
+            pdbs,
+            scales: scale_entries(&l.deployments, &l.statefulsets, &l.replicasets),
+            volumes: l.volumes,
+            providers: Vec::new(),
+        }
+    }
+}
+
 /// Scale entries for the workload controllers (`Deployment/ns/name` -> replicas).
-pub fn scale_entries(deploys: &[Deployment], sets: &[StatefulSet], rss: &[ReplicaSet]) -> BTreeMap<String, i32> {
+fn scale_entries(deploys: &[&Deployment], sets: &[&StatefulSet], rss: &[&ReplicaSet]) -> BTreeMap<String, i32> {
     let mut m = BTreeMap::new();
     let key = |kind: &str, ns: &Option<String>, name: &Option<String>| {
         format!("{kind}/{}/{}", ns.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""))
@@ -400,7 +437,7 @@ pub fn scale_entries(deploys: &[Deployment], sets: &[StatefulSet], rss: &[Replic
 }
 
 /// Resolves pods of Deployment-owned ReplicaSets to their Deployment (`workload`), using the ReplicaSets' owners.
-pub fn resolve_workloads(pods: &mut [PodInfo], rss: &[ReplicaSet]) {
+fn resolve_workloads(pods: &mut [PodInfo], rss: &[&ReplicaSet]) {
     let owner_of: BTreeMap<&str, String> = rss
         .iter()
         .filter_map(|rs| {

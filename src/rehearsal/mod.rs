@@ -16,7 +16,7 @@ use poolshift_provider_sim::SimProvider;
 use crate::engine::Outcome;
 use crate::model::plan::UpgradePlan;
 use crate::model::review::Rehearsal;
-use crate::model::snapshot::Snapshot;
+use crate::model::snapshot::{Listed, Snapshot};
 use crate::plan::target::TargetPolicy;
 use crate::ports::Clock;
 use crate::session::{Session, StateLocation};
@@ -118,7 +118,9 @@ pub async fn rehearse(
     );
     let mut policy = plan.policy.clone();
     policy.force_allowed = false;
-    let copy = session.plan(&TargetPolicy::Exact(plan.target.version), &policy).await?;
+    // Planned as `upgrade` plans (same planner, same provider calls), from the copy's objects as its store
+    // holds them: the same objects a LIST returns, without encoding a large cluster to JSON and back.
+    let copy = session.plan_from(&snapshot_of(&sim), &TargetPolicy::Exact(plan.target.version), &policy).await?;
     let outcome = session.engine.start(copy).await;
     let _ = std::fs::remove_file(&state);
     let outcome = outcome?;
@@ -157,6 +159,21 @@ pub async fn rehearse(
     Ok(Rehearsal { outcome, total_seconds: total, phases, batches, assumptions })
 }
 
+/// The snapshot of a simulated cluster, from its store (what `KubeCluster::snapshot` would list from it).
+pub fn snapshot_of(sim: &Simulator) -> Snapshot {
+    let st = sim.store().lock();
+    Snapshot::from_listed(Listed {
+        server_version: format!("v{}", st.version),
+        nodes: st.nodes.iter().map(AsRef::as_ref).collect(),
+        pods: st.pods.iter().map(AsRef::as_ref).collect(),
+        pdbs: st.pdbs.iter().map(AsRef::as_ref).collect(),
+        deployments: st.deployments.iter().map(AsRef::as_ref).collect(),
+        statefulsets: st.statefulsets.iter().map(AsRef::as_ref).collect(),
+        replicasets: st.replicasets.iter().map(AsRef::as_ref).collect(),
+        volumes: None,
+    })
+}
+
 /// Runs [`rehearse`] on its own thread with a current-thread runtime in paused (virtual) time, so that
 /// hours of simulated upgrade take seconds, whatever runtime the caller is on.
 pub fn rehearse_blocking(
@@ -172,7 +189,11 @@ pub fn rehearse_blocking(
                 .start_paused(true)
                 .build()
                 .map_err(RehearsalError::Runtime)?;
-            rt.block_on(rehearse(snapshot, plan, matcher, options))
+            let result = rt.block_on(rehearse(snapshot, plan, matcher, options));
+            // The runtime's tasks still hold the simulated cluster (for a large snapshot, gigabytes in
+            // millions of allocations): it is freed on a thread of its own while the caller goes on.
+            std::thread::spawn(move || drop(rt));
+            result
         })
         .join()
         .unwrap_or(Err(RehearsalError::Panicked))

@@ -1,7 +1,9 @@
 //! Cheap "did anything I watch change?" checks, so a component does nothing on passes that do not concern it,
 //! and timer bookkeeping shared by the components.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +34,7 @@ pub fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp>
 
 /// Whether `table` saw a write after resourceVersion `rv` (or its history no longer reaches back that far).
 pub fn changed_since<K: Kind>(table: &Table<K>, rv: u64) -> bool {
-    table.events_since(rv).is_none_or(|events| !events.is_empty())
+    table.changed_after(rv)
 }
 
 /// What a component remembers between passes: the resourceVersion its last pass started at, and its timer.
@@ -120,11 +122,12 @@ impl<K: Kind> Changes<K> {
 }
 
 /// The pods of each controller (of one kind), by controller UID, kept current from pod events so that a
-/// controller never scans all pods to find its own.
+/// controller never scans all pods to find its own. It holds the pods as the last event showed them, which
+/// is the stored object once [`OwnerIndex::update`] has taken the events up to now.
 #[derive(Debug)]
 pub struct OwnerIndex {
     kind: &'static str,
-    by_owner: HashMap<String, BTreeSet<Key>>,
+    by_owner: HashMap<String, BTreeMap<Key, Arc<Pod>>>,
     synced: bool,
 }
 
@@ -158,32 +161,25 @@ impl OwnerIndex {
         controller_uid(&p.metadata, self.kind)
     }
 
-    fn insert(&mut self, p: &Pod) {
+    fn insert(&mut self, p: &Arc<Pod>) {
         if let Some(u) = self.owner(p) {
-            self.by_owner.entry(u.to_string()).or_default().insert(key_of(p));
+            self.by_owner.entry(u.to_string()).or_default().insert(key_of(p.as_ref()), p.clone());
         }
     }
 
     fn remove(&mut self, p: &Pod) {
         if let Some(u) = self.owner(p)
-            && let Some(set) = self.by_owner.get_mut(u)
+            && let Some(pods) = self.by_owner.get_mut(u)
         {
-            set.remove(&key_of(p));
-            if set.is_empty() {
+            pods.remove(&key_of(p));
+            if pods.is_empty() {
                 self.by_owner.remove(u);
             }
         }
     }
 
     /// The pods of the controller with UID `owner`, in key order.
-    pub fn pods(&self, st: &State, owner: &str) -> Vec<Arc<Pod>> {
-        self.by_owner
-            .get(owner)
-            .into_iter()
-            .flatten()
-            .filter_map(|(ns, n)| st.pods.get(ns, n))
-            .filter(|p| self.owner(p) == Some(owner))
-            .cloned()
-            .collect()
+    pub fn pods(&self, owner: &str) -> Vec<Arc<Pod>> {
+        self.by_owner.get(owner).map(|pods| pods.values().cloned().collect()).unwrap_or_default()
     }
 }

@@ -78,7 +78,7 @@ impl Reconciler for DaemonSetController {
             if ds.metadata.deletion_timestamp.is_some() {
                 continue;
             }
-            let pods = self.pods.pods(st, uid(&ds.metadata));
+            let pods = self.pods.pods(uid(&ds.metadata));
             timer = earliest(timer, sync(st, &ds, &pods, &nodes));
         }
         self.gate.close(st, timer)

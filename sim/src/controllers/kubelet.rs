@@ -11,7 +11,9 @@
 //!
 //! While `timing.instant_start` is set (scenario loading), bound pods become Running and Ready at once.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,8 +44,6 @@ const DEFAULT_TERMINATION: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct Kubelet {
     gate: Gate,
-    /// Pod IPs handed out so far (the next one is derived from it).
-    ips: u32,
     /// When which pod (namespace, name) needs another look.
     timers: BTreeSet<(Timestamp, String, String)>,
     /// The nodes whose Ready condition is True, as last seen: a node's change matters to its pods only
@@ -243,121 +243,141 @@ impl Kubelet {
 
     /// Renders the status for `stage` and writes it when it differs.
     fn write(&mut self, st: &mut State, pod: &Pod, node: &NodeView, stage: Stage, bound_at: Timestamp) {
-        let now = st.now;
         let mut next = pod.clone();
-        let no_spec = k8s_openapi::api::core::v1::PodSpec::default();
-        let spec = pod.spec.as_ref().unwrap_or(&no_spec);
-        let status = next.status.get_or_insert_with(Default::default);
-        if status.pod_ip.is_none() {
-            let ip = if spec.host_network == Some(true) { node.host_ip.clone() } else { Some(self.next_ip()) };
-            status.pod_ips = ip.clone().map(|ip| vec![PodIP { ip }]);
-            status.pod_ip = ip;
-        }
-        if status.host_ip.is_none() {
-            status.host_ip = node.host_ip.clone();
-            status.host_ips = node.host_ip.clone().map(|ip| vec![HostIP { ip }]);
-        }
-        status.start_time.get_or_insert(Time(bound_at));
-        let previous: Vec<ContainerStatus> = status.container_statuses.take().unwrap_or_default();
-        let pod_uid = uid(&pod.metadata).to_string();
-        let statuses: Vec<ContainerStatus> = spec
-            .containers
-            .iter()
-            .map(|c| {
-                let prev = previous.iter().find(|p| p.name == c.name);
-                let started_at = prev
-                    .and_then(|p| p.state.as_ref())
-                    .and_then(|s| s.running.as_ref().and_then(|r| r.started_at.clone()))
-                    .or_else(|| {
-                        prev.and_then(|p| p.state.as_ref())
-                            .and_then(|s| s.terminated.as_ref().and_then(|t| t.started_at.clone()))
-                    });
-                let image = c.image.clone().unwrap_or_default();
-                let id = format!("containerd://{}", hex_id(&format!("{pod_uid}/{}", c.name)));
-                let (state, ready, started) = match stage {
-                    Stage::Starting => (waiting(), false, false),
-                    Stage::Running { ready } => (
-                        ContainerState {
-                            running: Some(ContainerStateRunning { started_at: started_at.or(Some(Time(now))) }),
-                            ..Default::default()
-                        },
-                        ready,
-                        true,
-                    ),
-                    Stage::Stopping => match prev.and_then(|p| p.state.clone()) {
-                        Some(s) => (s, false, prev.and_then(|p| p.started).unwrap_or(false)),
-                        None => (waiting(), false, false),
-                    },
-                    Stage::Stopped => {
-                        let finished = prev
-                            .and_then(|p| p.state.as_ref())
-                            .and_then(|s| s.terminated.as_ref())
-                            .and_then(|t| t.finished_at.clone())
-                            .unwrap_or(Time(now));
-                        (
-                            ContainerState {
-                                terminated: Some(ContainerStateTerminated {
-                                    exit_code: 0,
-                                    reason: Some("Completed".into()),
-                                    started_at,
-                                    finished_at: Some(finished),
-                                    container_id: Some(id.clone()),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            },
-                            false,
-                            false,
-                        )
-                    }
-                };
-                ContainerStatus {
-                    name: c.name.clone(),
-                    image: image.clone(),
-                    image_id: format!("{image}@sha256:{}", hex_id(&image)),
-                    container_id: (stage != Stage::Starting).then(|| id.clone()),
-                    ready,
-                    started: Some(started),
-                    restart_count: prev.map_or(0, |p| p.restart_count),
-                    state: Some(state),
-                    ..Default::default()
-                }
-            })
-            .collect();
-        status.container_statuses = Some(statuses);
-        let ready = stage == (Stage::Running { ready: true });
-        match stage {
-            Stage::Starting => status.phase = Some("Pending".into()),
-            Stage::Running { .. } => status.phase = Some("Running".into()),
-            // The phase a deleted pod had is kept while it goes.
-            Stage::Stopping | Stage::Stopped => {}
-        }
-        let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
-        let unready = format!("containers with unready status: [{}]", names.join(" "));
-        let has_scheduled = status.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled"));
-        let sandbox = if stage == Stage::Stopped { "False" } else { "True" };
-        set_pod_condition(&mut next, "PodReadyToStartContainers", sandbox, None, None, now);
-        set_pod_condition(&mut next, "Initialized", "True", None, None, now);
-        if ready {
-            set_pod_condition(&mut next, "Ready", "True", None, None, now);
-            set_pod_condition(&mut next, "ContainersReady", "True", None, None, now);
-        } else {
-            set_pod_condition(&mut next, "Ready", "False", Some("ContainersNotReady"), Some(&unready), now);
-            set_pod_condition(&mut next, "ContainersReady", "False", Some("ContainersNotReady"), Some(&unready), now);
-        }
-        if !has_scheduled {
-            set_pod_condition(&mut next, "PodScheduled", "True", None, None, now);
-        }
+        render(&mut next, node, stage, bound_at, st.now, &mut st.timing.pod_ips);
         if next.status != pod.status {
             st.put(next, EventType::Modified);
         }
     }
+}
 
-    fn next_ip(&mut self) -> String {
-        self.ips += 1;
-        let n = self.ips;
-        format!("10.{}.{}.{}", 64 + ((n >> 16) & 63), (n >> 8) & 255, n & 255)
+/// A pod bound to `node` while the scenario loads (`timing.instant_start`), started at once as the kubelet
+/// would: Running, and Ready unless a fault says it never is. A node that is not Ready starts nothing.
+pub(crate) fn start_placed(st: &mut State, pod: &mut Pod, node: &Node) {
+    let Some(view) = node_view(node) else { return };
+    let now = st.now;
+    let ready = !st.faults.pod_never_ready(pod);
+    let times = st.timing.pods.entry(uid(&pod.metadata).to_string()).or_default();
+    times.bound_at = Some(now);
+    times.running_at = Some(now);
+    if ready {
+        times.ready_at = Some(now);
     }
+    render(pod, &view, Stage::Running { ready }, now, now, &mut st.timing.pod_ips);
+}
+
+/// Renders into `next` (a copy of the stored pod) the status of `stage`: sandbox, IPs, container statuses,
+/// phase and conditions. `ips` counts the pod IPs handed out so far.
+fn render(next: &mut Pod, node: &NodeView, stage: Stage, bound_at: Timestamp, now: Timestamp, ips: &mut u32) {
+    let no_spec = k8s_openapi::api::core::v1::PodSpec::default();
+    let spec = next.spec.as_ref().unwrap_or(&no_spec);
+    let pod_uid = uid(&next.metadata).to_string();
+    let status = next.status.get_or_insert_with(Default::default);
+    if status.pod_ip.is_none() {
+        let ip = if spec.host_network == Some(true) { node.host_ip.clone() } else { Some(next_ip(ips)) };
+        status.pod_ips = ip.clone().map(|ip| vec![PodIP { ip }]);
+        status.pod_ip = ip;
+    }
+    if status.host_ip.is_none() {
+        status.host_ip = node.host_ip.clone();
+        status.host_ips = node.host_ip.clone().map(|ip| vec![HostIP { ip }]);
+    }
+    status.start_time.get_or_insert(Time(bound_at));
+    let previous: Vec<ContainerStatus> = status.container_statuses.take().unwrap_or_default();
+    let statuses: Vec<ContainerStatus> = spec
+        .containers
+        .iter()
+        .map(|c| {
+            let prev = previous.iter().find(|p| p.name == c.name);
+            let started_at = prev
+                .and_then(|p| p.state.as_ref())
+                .and_then(|s| s.running.as_ref().and_then(|r| r.started_at.clone()))
+                .or_else(|| {
+                    prev.and_then(|p| p.state.as_ref())
+                        .and_then(|s| s.terminated.as_ref().and_then(|t| t.started_at.clone()))
+                });
+            let image = c.image.clone().unwrap_or_default();
+            let id = format!("containerd://{}", hex_id(&format!("{pod_uid}/{}", c.name)));
+            let (state, ready, started) = match stage {
+                Stage::Starting => (waiting(), false, false),
+                Stage::Running { ready } => (
+                    ContainerState {
+                        running: Some(ContainerStateRunning { started_at: started_at.or(Some(Time(now))) }),
+                        ..Default::default()
+                    },
+                    ready,
+                    true,
+                ),
+                Stage::Stopping => match prev.and_then(|p| p.state.clone()) {
+                    Some(s) => (s, false, prev.and_then(|p| p.started).unwrap_or(false)),
+                    None => (waiting(), false, false),
+                },
+                Stage::Stopped => {
+                    let finished = prev
+                        .and_then(|p| p.state.as_ref())
+                        .and_then(|s| s.terminated.as_ref())
+                        .and_then(|t| t.finished_at.clone())
+                        .unwrap_or(Time(now));
+                    (
+                        ContainerState {
+                            terminated: Some(ContainerStateTerminated {
+                                exit_code: 0,
+                                reason: Some("Completed".into()),
+                                started_at,
+                                finished_at: Some(finished),
+                                container_id: Some(id.clone()),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        false,
+                        false,
+                    )
+                }
+            };
+            ContainerStatus {
+                name: c.name.clone(),
+                image: image.clone(),
+                image_id: format!("{image}@sha256:{}", hex_id(&image)),
+                container_id: (stage != Stage::Starting).then(|| id.clone()),
+                ready,
+                started: Some(started),
+                restart_count: prev.map_or(0, |p| p.restart_count),
+                state: Some(state),
+                ..Default::default()
+            }
+        })
+        .collect();
+    status.container_statuses = Some(statuses);
+    let ready = stage == (Stage::Running { ready: true });
+    match stage {
+        Stage::Starting => status.phase = Some("Pending".into()),
+        Stage::Running { .. } => status.phase = Some("Running".into()),
+        // The phase a deleted pod had is kept while it goes.
+        Stage::Stopping | Stage::Stopped => {}
+    }
+    let names: Vec<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
+    let unready = format!("containers with unready status: [{}]", names.join(" "));
+    let has_scheduled = status.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled"));
+    let sandbox = if stage == Stage::Stopped { "False" } else { "True" };
+    set_pod_condition(next, "PodReadyToStartContainers", sandbox, None, None, now);
+    set_pod_condition(next, "Initialized", "True", None, None, now);
+    if ready {
+        set_pod_condition(next, "Ready", "True", None, None, now);
+        set_pod_condition(next, "ContainersReady", "True", None, None, now);
+    } else {
+        set_pod_condition(next, "Ready", "False", Some("ContainersNotReady"), Some(&unready), now);
+        set_pod_condition(next, "ContainersReady", "False", Some("ContainersNotReady"), Some(&unready), now);
+    }
+    if !has_scheduled {
+        set_pod_condition(next, "PodScheduled", "True", None, None, now);
+    }
+}
+
+fn next_ip(ips: &mut u32) -> String {
+    *ips += 1;
+    let n = *ips;
+    format!("10.{}.{}.{}", 64 + ((n >> 16) & 63), (n >> 8) & 255, n & 255)
 }
 
 fn waiting() -> ContainerState {

@@ -20,7 +20,7 @@ pub mod replicaset;
 pub mod scheduler;
 pub mod statefulset;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +45,8 @@ pub struct Timing {
     pub pods: HashMap<String, PodTimes>,
     /// While set (scenario loading), the kubelet starts bound pods at once: Running and Ready, no delays.
     pub instant_start: bool,
+    /// Pod IPs the kubelets handed out so far (the next one is derived from it).
+    pub pod_ips: u32,
     /// How long the disruption controller takes to observe a created or edited PodDisruptionBudget
     /// (default 0; tests use it to see `observedGeneration` behind `generation`).
     pub pdb_sync_delay: Duration,

@@ -63,7 +63,7 @@ impl Reconciler for ReplicaSetController {
         self.pods.update(st, &pods);
         let mut timer = if full { None } else { self.gate.timer() };
         for rs in targets {
-            let pods = self.pods.pods(st, uid(&rs.metadata));
+            let pods = self.pods.pods(uid(&rs.metadata));
             let acted = rs.metadata.deletion_timestamp.is_none() && manage(st, &rs, &pods);
             // After creating or deleting, the next round (triggered by those writes) computes the status.
             if !acted {
@@ -83,9 +83,12 @@ fn manage(st: &mut State, rs: &ReplicaSet, pods: &[Arc<Pod>]) -> bool {
         let Some(template) = rs.spec.template.as_ref() else { return false };
         let owner = controller_ref("ReplicaSet", &rs.metadata);
         let mut wrote = false;
-        for _ in active.len()..want {
+        let pod = || {
             let mut pod = pod_from_template(template, &ns, owner.clone());
             pod.metadata.generate_name = Some(format!("{}-", name(&rs.metadata)));
+            pod
+        };
+        for _ in active.len()..want {
             match create_with_retry(st, pod, &ns) {
                 Ok(()) => wrote = true,
                 Err(e) => {
@@ -113,10 +116,10 @@ fn manage(st: &mut State, rs: &ReplicaSet, pods: &[Arc<Pod>]) -> bool {
 }
 
 /// A generated name can collide with an existing pod; the apiserver client would retry with a new one.
-fn create_with_retry(st: &mut State, pod: Pod, ns: &str) -> Result<(), crate::error::ApiError> {
+fn create_with_retry(st: &mut State, pod: impl Fn() -> Pod, ns: &str) -> Result<(), crate::error::ApiError> {
     let mut last = None;
     for _ in 0..5 {
-        match st.create(pod.clone(), Some(ns), false) {
+        match st.create(pod(), Some(ns), false) {
             Ok(_) => return Ok(()),
             Err(e) if e.code == 409 => last = Some(e),
             Err(e) => return Err(e),

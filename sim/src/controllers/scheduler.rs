@@ -179,10 +179,13 @@ impl Reconciler for Scheduler {
         });
         let mut cache = match self.nodes.take() {
             Some(mut c) => {
-                c.cluster.refresh(&self.usage);
+                c.cluster.refresh(&mut self.usage);
                 c
             }
-            None => NodeCache { cluster: Cluster::build(st, &self.usage), classes: HashMap::new() },
+            None => {
+                self.usage.take_changes();
+                NodeCache { cluster: Cluster::build(st, &self.usage), classes: HashMap::new() }
+            }
         };
         let mut spread = SpreadIndex::default();
         for pod in pending {

@@ -73,7 +73,7 @@ impl Reconciler for StatefulSetController {
         self.pods.update(st, &pods);
         let mut timer = if full { None } else { self.gate.timer() };
         for sts in targets {
-            let pods = self.pods.pods(st, uid(&sts.metadata));
+            let pods = self.pods.pods(uid(&sts.metadata));
             let acted = sts.metadata.deletion_timestamp.is_none() && sync(st, &sts, &pods);
             if !acted {
                 timer = earliest(timer, update_status(st, &sts, &pods));

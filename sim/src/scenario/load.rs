@@ -33,17 +33,25 @@ impl Simulator {
                 origin: if scenario.origin.is_empty() { scenario.name.clone() } else { scenario.origin.clone() },
                 message,
             };
+            st.timing.instant_start = true;
             populate(&mut st, scenario).map_err(load_error)?;
-            place::bind_placed(&mut st, &mut components, &scenario.workloads).map_err(load_error)?;
+            // The pods placed on named nodes first, with the scheduler sitting out; then the scheduler
+            // binds the others around them.
+            let scheduler = components.iter().position(|c| c.name() == "scheduler").map(|i| (i, components.remove(i)));
             settle(&mut st, &mut components);
+            place::finish(&mut st);
+            if let Some((i, s)) = scheduler {
+                components.insert(i, s);
+            }
+            settle(&mut st, &mut components);
+            st.timing.instant_start = false;
         }
         Ok(Simulator::with_store(store, components))
     }
 }
 
-/// Runs the components with instant pod starts until nothing changes any more.
-pub(super) fn settle(st: &mut State, components: &mut [Box<dyn Reconciler>]) {
-    st.timing.instant_start = true;
+/// Runs the components (with instant pod starts) until nothing changes any more.
+fn settle(st: &mut State, components: &mut [Box<dyn Reconciler>]) {
     for _ in 0..SETTLE_PASSES {
         let before = st.resource_version();
         controllers::pass(st, components);
@@ -51,7 +59,6 @@ pub(super) fn settle(st: &mut State, components: &mut [Box<dyn Reconciler>]) {
             break;
         }
     }
-    st.timing.instant_start = false;
 }
 
 fn ensure_namespace(st: &mut State, name: &str) -> Result<(), String> {
@@ -82,6 +89,7 @@ fn populate(st: &mut State, s: &Scenario) -> Result<(), String> {
     if let Some(g) = &s.generate {
         generate::generate(st, g).map_err(|e| format!("generate: {e}"))?;
     }
+    place::install(st, &s.workloads)?;
     for (i, w) in s.workloads.iter().enumerate() {
         let what = |e: String| format!("workloads[{i}] ({:?} {}/{}): {e}", w.kind, w.namespace, w.name);
         let api = |e: crate::error::ApiError| what(e.message);

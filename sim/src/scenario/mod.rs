@@ -9,7 +9,7 @@ mod build;
 pub mod generate;
 mod load;
 mod locate;
-mod place;
+pub(crate) mod place;
 pub mod schema;
 mod units;
 mod validate;

@@ -1,82 +1,76 @@
-//! Placement of a scenario's pods on named nodes (`workloads[].nodes`), to reproduce a real cluster's layout:
-//! the workload controllers create the pods with the scheduler sitting out, and each workload's pods are
-//! bound, in order, to the listed nodes. A StatefulSet creates its pods one by one (each once the previous
-//! is Ready), so this alternates controller passes and binding until nothing is left to place.
+//! Placement of a scenario's pods on named nodes (`workloads[].nodes`), to reproduce a real cluster's layout.
+//! While the scenario loads, a pod created for such a workload is bound to the workload's next listed node
+//! as it is created (as an admission webhook setting `spec.nodeName` would), and the node's kubelet starts
+//! it at once. Pods beyond the list are left to the scheduler. Binding at creation writes each pod once,
+//! which is what makes loading a copy of a large cluster (`plan --rehearse`) quick.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use super::schema::{Workload, WorkloadKind};
 use crate::api::handlers::set_pod_condition;
-use crate::controllers::pods::controller_of;
-use crate::controllers::{self, Reconciler};
-use crate::store::{EventType, State};
+use crate::controllers::kubelet::start_placed;
+use crate::controllers::pods::{controller_of, node_name};
+use crate::store::State;
 
-/// Upper bound on create-then-bind rounds.
-const ROUNDS: usize = 100_000;
+/// The nodes left for each placed workload, by `(namespace, name)`: the scenario labels every pod
+/// `app=<workload name>`.
+#[derive(Debug, Default)]
+pub(crate) struct Placement {
+    slots: HashMap<(String, String), Slot>,
+}
 
-/// Binds the pods of workloads with `nodes` to those nodes. Pods are Running and Ready when this returns.
-pub(super) fn bind_placed(
-    st: &mut State,
-    components: &mut Vec<Box<dyn Reconciler>>,
-    workloads: &[Workload],
-) -> Result<(), String> {
-    let placed: Vec<(usize, &Workload)> = workloads.iter().enumerate().filter(|(_, w)| !w.nodes.is_empty()).collect();
-    if placed.is_empty() {
-        return Ok(());
-    }
-    for (i, w) in &placed {
+#[derive(Debug)]
+struct Slot {
+    kind: WorkloadKind,
+    nodes: Vec<String>,
+    next: usize,
+}
+
+/// Starts placing the pods of workloads with `nodes`, after checking that those nodes exist.
+pub(super) fn install(st: &mut State, workloads: &[Workload]) -> Result<(), String> {
+    let mut slots = HashMap::new();
+    for (i, w) in workloads.iter().enumerate().filter(|(_, w)| !w.nodes.is_empty()) {
         if let Some(n) = w.nodes.iter().find(|n| st.get::<Node>("", n).is_none()) {
             return Err(format!("workloads[{i}] ({}/{}): node \"{n}\" in nodes does not exist", w.namespace, w.name));
         }
+        slots.insert((w.namespace.clone(), w.name.clone()), Slot { kind: w.kind, nodes: w.nodes.clone(), next: 0 });
     }
-    let scheduler = components.iter().position(|c| c.name() == "scheduler").map(|i| (i, components.remove(i)));
-    st.timing.instant_start = true;
-    let mut next: HashMap<(&str, &str), usize> = HashMap::new();
-    for _ in 0..ROUNDS {
-        controllers::pass(st, components);
-        // Unbound pods by (namespace, app label): the scenario labels every pod app=<workload name>.
-        let mut unbound: HashMap<(String, String), Vec<Arc<Pod>>> = HashMap::new();
-        for p in st.pods.iter() {
-            let bound = p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some_and(|n| !n.is_empty());
-            if bound || p.metadata.deletion_timestamp.is_some() {
-                continue;
-            }
-            let app = p.metadata.labels.as_ref().and_then(|l| l.get("app"));
-            if let (Some(ns), Some(app)) = (p.metadata.namespace.as_ref(), app) {
-                unbound.entry((ns.clone(), app.clone())).or_default().push(p.clone());
-            }
-        }
-        let mut progress = false;
-        for (_, w) in &placed {
-            let Some(mut pods) = unbound.remove(&(w.namespace.clone(), w.name.clone())) else { continue };
-            pods.retain(|p| owned_as(p, w.kind));
-            pods.sort_by(|a, b| {
-                let name = |p: &Pod| p.metadata.name.clone().unwrap_or_default();
-                (name(a).len(), name(a)).cmp(&(name(b).len(), name(b)))
-            });
-            let k = next.entry((w.namespace.as_str(), w.name.as_str())).or_default();
-            for pod in pods {
-                let Some(node) = w.nodes.get(*k) else { break };
-                let mut bound = (*pod).clone();
-                bound.spec.get_or_insert_with(Default::default).node_name = Some(node.clone());
-                set_pod_condition(&mut bound, "PodScheduled", "True", None, None, st.now);
-                st.put(bound, EventType::Modified);
-                *k += 1;
-                progress = true;
-            }
-        }
-        if !progress {
-            break;
-        }
-    }
-    st.timing.instant_start = false;
-    if let Some((i, s)) = scheduler {
-        components.insert(i, s);
-    }
+    st.placement = (!slots.is_empty()).then_some(Placement { slots });
     Ok(())
+}
+
+/// Stops placing: from now on the scheduler binds every pod.
+pub(super) fn finish(st: &mut State) {
+    st.placement = None;
+}
+
+/// Binds a pod being created to its workload's next listed node, and starts it there while the scenario
+/// loads. Called by the pod's create-time defaulting; does nothing outside loading.
+pub(crate) fn admit(st: &mut State, pod: &mut Pod) {
+    let Some(placement) = st.placement.as_mut() else { return };
+    if node_name(pod).is_some() {
+        return;
+    }
+    let (Some(ns), Some(app)) =
+        (pod.metadata.namespace.as_ref(), pod.metadata.labels.as_ref().and_then(|l| l.get("app")))
+    else {
+        return;
+    };
+    let Some(slot) = placement.slots.get_mut(&(ns.clone(), app.clone())) else { return };
+    if !owned_as(pod, slot.kind) {
+        return;
+    }
+    let Some(node) = slot.nodes.get(slot.next).cloned() else { return };
+    slot.next += 1;
+    pod.spec.get_or_insert_with(Default::default).node_name = Some(node.clone());
+    set_pod_condition(pod, "PodScheduled", "True", None, None, st.now);
+    if st.timing.instant_start
+        && let Some(node) = st.get::<Node>("", &node)
+    {
+        start_placed(st, pod, &node);
+    }
 }
 
 /// Is `pod` one the workload's own controller made (or, for `Pod`, a bare pod)?

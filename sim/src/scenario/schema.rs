@@ -185,7 +185,7 @@ pub struct Workload {
     pub do_not_disrupt: bool,
     #[serde(default)]
     pub safe_to_evict: Option<bool>,
-    /// Placement when the scenario is loaded: the i-th pod (by name; a StatefulSet's by ordinal) is bound to
+    /// Placement when the scenario is loaded: the i-th pod created (a StatefulSet's by ordinal) is bound to
     /// `nodes[i]` instead of being scheduled; pods beyond the list are scheduled. Replacements made later
     /// are always scheduled. Reproduces a real cluster's layout (a snapshot's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

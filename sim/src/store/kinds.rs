@@ -141,7 +141,7 @@ impl Kind for Pod {
         self.status = from.status.clone();
     }
 
-    fn default_on_create(&mut self, _state: &mut State) {
+    fn default_on_create(&mut self, state: &mut State) {
         let spec = self.spec.get_or_insert_with(Default::default);
         spec.scheduler_name.get_or_insert_with(|| "default-scheduler".into());
         spec.restart_policy.get_or_insert_with(|| "Always".into());
@@ -153,6 +153,7 @@ impl Kind for Pod {
         let status = self.status.get_or_insert_with(Default::default);
         status.phase.get_or_insert_with(|| "Pending".into());
         status.qos_class.get_or_insert_with(|| "BestEffort".into());
+        crate::scenario::place::admit(state, self);
     }
 
     fn deletion_grace(&self, requested: Option<i64>) -> Option<i64> {

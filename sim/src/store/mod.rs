@@ -8,7 +8,9 @@ pub mod kinds;
 pub mod objects;
 pub mod selector;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
@@ -30,6 +32,51 @@ pub use kinds::Kind;
 
 /// `(namespace, name)`; namespace is empty for cluster-scoped objects.
 pub type Key = (String, String);
+
+/// A `(namespace, name)` to look a [`Key`] up by, without allocating one (the tables are read far more
+/// often than written).
+trait KeyRef {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl KeyRef for Key {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl KeyRef for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn KeyRef + 'a> for Key {
+    fn borrow(&self) -> &(dyn KeyRef + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn KeyRef + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn KeyRef + '_ {}
+
+impl PartialOrd for dyn KeyRef + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The order of [`Key`]: namespace, then name.
+impl Ord for dyn KeyRef + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.pair().cmp(&other.pair())
+    }
+}
 
 /// Watch events kept per table for watches that start from an older resourceVersion.
 const HISTORY: usize = 20_000;
@@ -80,7 +127,7 @@ impl<K: Clone> Default for Table<K> {
 
 impl<K: Clone> Table<K> {
     pub fn get(&self, ns: &str, name: &str) -> Option<&Arc<K>> {
-        self.objects.get(&(ns.to_string(), name.to_string()))
+        self.objects.get(&(ns, name) as &dyn KeyRef)
     }
 
     pub fn len(&self) -> usize {
@@ -124,6 +171,12 @@ impl<K: Clone> Table<K> {
         Some(self.history.range(first..).cloned().collect())
     }
 
+    /// Whether anything was written after `rv` (or the history no longer reaches back that far), without
+    /// copying the events.
+    pub fn changed_after(&self, rv: u64) -> bool {
+        rv < self.compacted || self.history.back().is_some_and(|e| e.rv > rv)
+    }
+
     fn record(&mut self, ev: WatchEvent<K>) {
         if self.history.len() >= HISTORY
             && let Some(old) = self.history.pop_front()
@@ -162,6 +215,8 @@ pub struct State {
     pub faults: Faults,
     /// Per-object bookkeeping of the simulated components (kubelet timelines, PDB sync times ...).
     pub timing: crate::controllers::Timing,
+    /// While a scenario loads: the named nodes its pods are bound to as they are created.
+    pub(crate) placement: Option<crate::scenario::place::Placement>,
     /// Keys of the pods bound to each node (`spec.nodeName`).
     pods_by_node: HashMap<String, BTreeSet<Key>>,
     /// Names of the pods carrying each label, by (namespace, label key, label value).
@@ -194,6 +249,7 @@ impl State {
             cloud: Cloud::default(),
             faults: Faults::default(),
             timing: Default::default(),
+            placement: None,
             pods_by_node: HashMap::new(),
             pods_by_label: HashMap::new(),
         }

@@ -1,7 +1,7 @@
 //! The scheduler's snapshot of the cluster for one pass: per node its allocatable resources and what the
 //! pods bound to it request (pods that are not finished; terminating pods still hold their resources).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
@@ -122,6 +122,8 @@ impl Usage {
 #[derive(Debug, Default)]
 pub struct UsageIndex {
     by_node: HashMap<String, Usage>,
+    /// Nodes whose usage changed since the last [`UsageIndex::take_changes`]; `None`: possibly all.
+    changed: Option<HashSet<String>>,
 }
 
 impl UsageIndex {
@@ -133,6 +135,9 @@ impl UsageIndex {
         if let Some(n) = node_name(pod) {
             let r = requests.get(pod);
             self.by_node.entry(n.to_string()).or_default().add(r, sign);
+            if let Some(changed) = &mut self.changed {
+                changed.insert(n.to_string());
+            }
         }
     }
 
@@ -147,6 +152,7 @@ impl UsageIndex {
     /// Recomputes everything from the pods table.
     pub fn rebuild(&mut self, requests: &mut RequestCache, st: &State) {
         self.by_node.clear();
+        self.changed = None;
         requests.clear();
         for p in st.pods.iter() {
             self.added(requests, p);
@@ -155,6 +161,11 @@ impl UsageIndex {
 
     pub fn get(&self, node: &str) -> Usage {
         self.by_node.get(node).copied().unwrap_or_default()
+    }
+
+    /// The nodes whose usage changed since the last call (`None`: possibly all), and starts counting anew.
+    pub fn take_changes(&mut self) -> Option<HashSet<String>> {
+        self.changed.replace(HashSet::new())
     }
 }
 
@@ -239,10 +250,19 @@ impl Cluster {
         Self { nodes, index }
     }
 
-    /// Takes the current usage (the nodes themselves have not changed).
-    pub fn refresh(&mut self, usage: &UsageIndex) {
-        for n in &mut self.nodes {
-            n.used = usage.get(&n.name);
+    /// Takes the current usage of the nodes whose usage changed (the nodes themselves have not).
+    pub fn refresh(&mut self, usage: &mut UsageIndex) {
+        match usage.take_changes() {
+            Some(changed) => {
+                for i in changed.iter().filter_map(|n| self.index.get(n)) {
+                    self.nodes[*i].used = usage.get(&self.nodes[*i].name);
+                }
+            }
+            None => {
+                for n in &mut self.nodes {
+                    n.used = usage.get(&n.name);
+                }
+            }
         }
     }
 }
