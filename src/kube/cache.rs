@@ -748,6 +748,27 @@ mod tests {
     }
 
     #[test]
+    fn a_replicaset_update_moves_its_pods_only_when_its_owner_changes() {
+        let mut idx = Index::default();
+        idx.apply(rs("web-abc", "rs1", Some("web")));
+        idx.apply(Obj::Pod(pod("web-1", "n1", ("ReplicaSet", "web-abc", "rs1"), "p1")));
+        let before = idx.pods["shop/web-1"].clone();
+        // A status or scale update (same owner): the pods stand as they were, the scale follows.
+        let Obj::ReplicaSet(mut scaled) = rs("web-abc", "rs1", Some("web")) else { unreachable!() };
+        scaled.replicas = 5;
+        idx.apply(Obj::ReplicaSet(scaled));
+        assert!(Arc::ptr_eq(&before, &idx.pods["shop/web-1"]), "the pod was not rewritten");
+        assert_eq!(idx.scales.get("ReplicaSet/shop/web-abc"), Some(&5));
+        // Orphaned (the Deployment let it go), then adopted by another one: the pod follows each time.
+        idx.apply(rs("web-abc", "rs1", None));
+        assert_eq!(idx.pods["shop/web-1"].workload.as_deref(), Some("ReplicaSet/web-abc"));
+        assert_eq!(names(&idx.pods_of("ReplicaSet/shop/web-abc")), ["web-1"]);
+        idx.apply(rs("web-abc", "rs1", Some("api")));
+        assert_eq!(names(&idx.pods_of("Deployment/shop/api")), ["web-1"]);
+        assert!(idx.pods_of("Deployment/shop/web").is_empty());
+    }
+
+    #[test]
     fn moving_a_pod_updates_the_node_index_and_a_stale_delete_is_ignored() {
         let mut idx = Index::default();
         idx.apply(Obj::Pod(pod("db-0", "n1", ("StatefulSet", "db", "s1"), "old")));

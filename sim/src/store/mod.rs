@@ -458,6 +458,27 @@ mod tests {
     }
 
     #[test]
+    fn lookups_by_namespace_and_name_find_the_right_object() {
+        let mut st = State::new(1, Timestamp::UNIX_EPOCH);
+        for (ns, name, node) in [("shop", "a", "n1"), ("shop-x", "a", "n2"), ("sho", "pa", "n3"), ("shop", "ab", "n4")]
+        {
+            let mut p = pod(name, node, &[]);
+            p.metadata.namespace = Some(ns.into());
+            st.put(p, EventType::Added);
+        }
+        let node = |ns: &str, name: &str| {
+            st.pods.get(ns, name).and_then(|p| p.spec.as_ref()?.node_name.clone()).unwrap_or_default()
+        };
+        assert_eq!(
+            [node("shop", "a"), node("shop-x", "a"), node("sho", "pa"), node("shop", "ab")],
+            ["n1", "n2", "n3", "n4"]
+        );
+        assert!(
+            st.pods.get("shop", "b").is_none() && st.pods.get("", "a").is_none() && st.pods.get("shopa", "").is_none()
+        );
+    }
+
+    #[test]
     fn pod_indexes_follow_labels_nodes_and_removals() {
         let mut st = State::new(1, Timestamp::UNIX_EPOCH);
         st.put(pod("a", "n1", &[("app", "web"), ("tier", "fe")]), EventType::Added);
