@@ -373,7 +373,18 @@ pub fn set_pod_condition(
     message: Option<&str>,
     now: jiff::Timestamp,
 ) {
-    let st = pod.status.get_or_insert_with(Default::default);
+    set_condition(pod.status.get_or_insert_with(Default::default), ty, status, reason, message, now);
+}
+
+/// [`set_pod_condition`] on a pod's status.
+pub fn set_condition(
+    st: &mut k8s_openapi::api::core::v1::PodStatus,
+    ty: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: jiff::Timestamp,
+) {
     let conds = st.conditions.get_or_insert_with(Vec::new);
     if let Some(c) = conds.iter_mut().find(|c| c.type_ == ty) {
         if c.status != status {

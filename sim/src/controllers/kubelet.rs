@@ -20,7 +20,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, HostIP,
-    Node, Pod, PodIP,
+    Node, Pod, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -28,7 +28,7 @@ use super::Reconciler;
 use super::changes::{Changes, Gate, due, earliest};
 use super::pods::{annotation, fnv64, is_finished, is_ready, node_name, node_ready, phase, uid};
 use super::quantity::parse_duration;
-use crate::api::handlers::set_pod_condition;
+use crate::api::handlers::set_condition;
 use crate::clock::add;
 use crate::store::kinds::key_of;
 use crate::store::{EventType, State};
@@ -49,6 +49,9 @@ pub struct Kubelet {
     /// The nodes whose Ready condition is True, as last seen: a node's change matters to its pods only
     /// when it changes this (a cordon, a label, a taint does not).
     live: HashMap<String, NodeView>,
+    /// resourceVersions of the kubelet's own status writes: their events need no second look (what comes
+    /// next for that pod is on a timer).
+    own: HashSet<u64>,
 }
 
 impl Kubelet {
@@ -111,6 +114,7 @@ impl Reconciler for Kubelet {
         let full = pods.is_unknown() || nodes.is_unknown();
         let work: Vec<Arc<Pod>> = if full {
             self.timers.clear();
+            self.own.clear();
             self.live = st.nodes.iter().filter_map(|n| Some((n.metadata.name.clone()?, node_view(n)?))).collect();
             st.pods.iter().cloned().collect()
         } else {
@@ -118,7 +122,7 @@ impl Reconciler for Kubelet {
             for e in pods.events() {
                 if e.ty == EventType::Deleted {
                     st.timing.pods.remove(uid(&e.object.metadata));
-                } else {
+                } else if !self.own.remove(&e.rv) {
                     keys.insert(key_of(e.object.as_ref()));
                 }
             }
@@ -243,10 +247,13 @@ impl Kubelet {
 
     /// Renders the status for `stage` and writes it when it differs.
     fn write(&mut self, st: &mut State, pod: &Pod, node: &NodeView, stage: Stage, bound_at: Timestamp) {
-        let mut next = pod.clone();
-        render(&mut next, node, stage, bound_at, st.now, &mut st.timing.pod_ips);
-        if next.status != pod.status {
+        let mut status = pod.status.clone().unwrap_or_default();
+        render(pod, &mut status, node, stage, bound_at, st.now, &mut st.timing.pod_ips);
+        // The pod is copied only when its status changes (most looks change nothing).
+        if pod.status.as_ref() != Some(&status) {
+            let next = Pod { metadata: pod.metadata.clone(), spec: pod.spec.clone(), status: Some(status) };
             st.put(next, EventType::Modified);
+            self.own.insert(st.resource_version());
         }
     }
 }
@@ -263,16 +270,25 @@ pub(crate) fn start_placed(st: &mut State, pod: &mut Pod, node: &Node) {
     if ready {
         times.ready_at = Some(now);
     }
-    render(pod, &view, Stage::Running { ready }, now, now, &mut st.timing.pod_ips);
+    let mut status = pod.status.take().unwrap_or_default();
+    render(pod, &mut status, &view, Stage::Running { ready }, now, now, &mut st.timing.pod_ips);
+    pod.status = Some(status);
 }
 
-/// Renders into `next` (a copy of the stored pod) the status of `stage`: sandbox, IPs, container statuses,
+/// Renders into `status` (a copy of the pod's) the status of `stage`: sandbox, IPs, container statuses,
 /// phase and conditions. `ips` counts the pod IPs handed out so far.
-fn render(next: &mut Pod, node: &NodeView, stage: Stage, bound_at: Timestamp, now: Timestamp, ips: &mut u32) {
+fn render(
+    pod: &Pod,
+    status: &mut PodStatus,
+    node: &NodeView,
+    stage: Stage,
+    bound_at: Timestamp,
+    now: Timestamp,
+    ips: &mut u32,
+) {
     let no_spec = k8s_openapi::api::core::v1::PodSpec::default();
-    let spec = next.spec.as_ref().unwrap_or(&no_spec);
-    let pod_uid = uid(&next.metadata).to_string();
-    let status = next.status.get_or_insert_with(Default::default);
+    let spec = pod.spec.as_ref().unwrap_or(&no_spec);
+    let pod_uid = uid(&pod.metadata).to_string();
     if status.pod_ip.is_none() {
         let ip = if spec.host_network == Some(true) { node.host_ip.clone() } else { Some(next_ip(ips)) };
         status.pod_ips = ip.clone().map(|ip| vec![PodIP { ip }]);
@@ -360,17 +376,17 @@ fn render(next: &mut Pod, node: &NodeView, stage: Stage, bound_at: Timestamp, no
     let unready = format!("containers with unready status: [{}]", names.join(" "));
     let has_scheduled = status.conditions.as_ref().is_some_and(|c| c.iter().any(|c| c.type_ == "PodScheduled"));
     let sandbox = if stage == Stage::Stopped { "False" } else { "True" };
-    set_pod_condition(next, "PodReadyToStartContainers", sandbox, None, None, now);
-    set_pod_condition(next, "Initialized", "True", None, None, now);
+    set_condition(status, "PodReadyToStartContainers", sandbox, None, None, now);
+    set_condition(status, "Initialized", "True", None, None, now);
     if ready {
-        set_pod_condition(next, "Ready", "True", None, None, now);
-        set_pod_condition(next, "ContainersReady", "True", None, None, now);
+        set_condition(status, "Ready", "True", None, None, now);
+        set_condition(status, "ContainersReady", "True", None, None, now);
     } else {
-        set_pod_condition(next, "Ready", "False", Some("ContainersNotReady"), Some(&unready), now);
-        set_pod_condition(next, "ContainersReady", "False", Some("ContainersNotReady"), Some(&unready), now);
+        set_condition(status, "Ready", "False", Some("ContainersNotReady"), Some(&unready), now);
+        set_condition(status, "ContainersReady", "False", Some("ContainersNotReady"), Some(&unready), now);
     }
     if !has_scheduled {
-        set_pod_condition(next, "PodScheduled", "True", None, None, now);
+        set_condition(status, "PodScheduled", "True", None, None, now);
     }
 }
 
@@ -398,13 +414,14 @@ fn started_at(pod: &Pod) -> Option<Timestamp> {
         .or_else(|| status.start_time.as_ref().map(|t| t.0))
 }
 
-/// A 64-hex-digit identifier derived from `seed` (container IDs, image digests).
+/// A 64-hex-digit identifier derived from `seed` (container IDs, image digests): FNV-1a of `seed` followed
+/// by one byte 0..4, four times.
 fn hex_id(seed: &str) -> String {
-    (0..4u8)
-        .map(|i| {
-            let mut bytes = seed.as_bytes().to_vec();
-            bytes.push(i);
-            format!("{:016x}", fnv64(&bytes))
-        })
-        .collect()
+    use std::fmt::Write;
+    let base = fnv64(seed.as_bytes());
+    let mut out = String::with_capacity(64);
+    for i in 0..4u64 {
+        let _ = write!(out, "{:016x}", (base ^ i).wrapping_mul(0x0000_0100_0000_01b3));
+    }
+    out
 }
