@@ -3,11 +3,10 @@
 //! is finished. No I/O: the drain loop feeds it the live view and eviction results.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-// foldhash: the drain loop and the live cache hash pod keys on every pass and event.
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 use std::time::Duration;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use crate::model::plan::{Disposition, SkipReason};
 use crate::model::policy::Allow;

@@ -4,9 +4,6 @@
 //! `InitDone`, drops whatever the relist did not mention.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-// foldhash: the drain loop and the live cache hash pod keys on every pass and event.
-use foldhash::{HashMap, HashSet, HashSetExt};
 use std::fmt::Debug;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGua
 use std::time::Duration;
 
 use async_trait::async_trait;
+use foldhash::{HashMap, HashSet, HashSetExt};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};

@@ -2,11 +2,10 @@
 //! and timer bookkeeping shared by the components.
 
 use std::collections::BTreeMap;
-
-use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::{HashMap, HashMapExt};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 

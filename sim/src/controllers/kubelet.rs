@@ -12,11 +12,10 @@
 //! While `timing.instant_start` is set (scenario loading), bound pods become Running and Ready at once.
 
 use std::collections::BTreeSet;
-
-use foldhash::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::{HashMap, HashSet};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, HostIP,

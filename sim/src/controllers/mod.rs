@@ -20,10 +20,10 @@ pub mod replicaset;
 pub mod scheduler;
 pub mod statefulset;
 
-use foldhash::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::HashMap;
 use jiff::Timestamp;
 
 use crate::store::{State, Store};

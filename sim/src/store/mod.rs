@@ -9,10 +9,9 @@ pub mod objects;
 pub mod selector;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-
-use foldhash::{HashMap, HashMapExt};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use foldhash::{HashMap, HashMapExt};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;

@@ -1,9 +1,9 @@
 //! The scheduler's snapshot of the cluster for one pass: per node its allocatable resources and what the
 //! pods bound to it request (pods that are not finished; terminating pods still hold their resources).
 
-use foldhash::{HashMap, HashSet, HashSetExt};
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashSet, HashSetExt};
 use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
 
 use crate::controllers::nodematch::is_unschedulable;
