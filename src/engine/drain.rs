@@ -14,7 +14,7 @@ use super::tracker::{PdbsByNs, PodState, Stuck, Tracker, find_pdb};
 use super::{Engine, EngineError, StepPoint};
 use crate::model::policy::Policy;
 use crate::ports::report::Event;
-use crate::ports::{ClusterError, EvictOutcome, Stored};
+use crate::ports::{ClusterError, EvictOutcome, LiveView, Replicas, Stored};
 
 /// A replacement Pending as unschedulable for this long stops the batch (instead of burning the timeout).
 const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(30);
@@ -95,15 +95,10 @@ impl Engine {
             let mut still_unschedulable: HashMap<String, Duration> = HashMap::new();
             let recount: Vec<String> = tracker.touched.difference(&tracker.settled).cloned().collect();
             for w in recount {
-                let Some(scale) = live.scale(&w) else {
+                let Some(replicas) = short_of_replicas(live.as_ref(), &w) else {
                     tracker.settled.insert(w);
                     continue;
                 };
-                let replicas = live.replicas(&w);
-                if replicas.ready >= scale {
-                    tracker.settled.insert(w);
-                    continue;
-                }
                 unsettled.push(w);
                 for (pod, msg) in replicas.unschedulable {
                     let since = unschedulable_since.get(&pod).copied().unwrap_or(now);
@@ -130,12 +125,8 @@ impl Engine {
             }
             if tracker.all_moved() && pending.is_empty() && unsettled.is_empty() {
                 // Before ending, every touched workload once more: one settled earlier may have lost a pod.
-                let lost: Vec<String> = tracker
-                    .touched
-                    .iter()
-                    .filter(|w| live.scale(w).is_some_and(|scale| live.replicas(w).ready < scale))
-                    .cloned()
-                    .collect();
+                let lost: Vec<String> =
+                    tracker.touched.iter().filter(|w| short_of_replicas(live.as_ref(), w).is_some()).cloned().collect();
                 if !lost.is_empty() {
                     for w in &lost {
                         tracker.settled.remove(w);
@@ -306,4 +297,12 @@ impl Engine {
                 && !matches!(cp.phase, crate::model::checkpoint::Phase::RollingBack { .. }))
             || cp.status == crate::model::checkpoint::RunStatus::Aborted
     }
+}
+
+/// A workload's replica counts while it has fewer Ready pods than it wants; `None` once it is settled (or
+/// has no scale to compare with).
+fn short_of_replicas(live: &dyn LiveView, w: &str) -> Option<Replicas> {
+    let scale = live.scale(w)?;
+    let replicas = live.replicas(w);
+    (replicas.ready < scale).then_some(replicas)
 }

@@ -265,26 +265,15 @@ impl Engine {
                         async move { p.pool_status(&n).await }
                     })
                     .await?;
-                match status.as_ref().map(|s| &s.state) {
+                let gone = match status.as_ref().map(|s| &s.state) {
                     Some(PoolState::Failed { reason }) => {
-                        return Ok(Err(self
-                            .block(
-                                st,
-                                format!("green pool {name} failed: {reason}; run `poolshift rollback` to remove it"),
-                                Vec::new(),
-                            )
-                            .await?));
+                        Some(format!("green pool {name} failed: {reason}; run `poolshift rollback` to remove it"))
                     }
-                    None => {
-                        return Ok(Err(self
-                            .block(
-                                st,
-                                format!("green pool {name} disappeared while waiting for it to be Ready"),
-                                Vec::new(),
-                            )
-                            .await?));
-                    }
-                    _ => {}
+                    None => Some(format!("green pool {name} disappeared while waiting for it to be Ready")),
+                    _ => None,
+                };
+                if let Some(reason) = gone {
+                    return Ok(Err(self.block(st, reason, Vec::new()).await?));
                 }
                 self.lock.renew(&self.holder).await?;
                 self.poll_requests(st).await?;
