@@ -19,7 +19,7 @@
 
 mod node;
 
-pub use node::node_name;
+pub use node::{NOT_READY_TAINT, build as node_object, node_name};
 
 use std::collections::BTreeMap;
 

@@ -38,17 +38,24 @@ pub fn compiled_kinds() -> Vec<&'static str> {
     if cfg!(feature = "onprem") {
         kinds.push("onprem");
     }
+    if cfg!(feature = "kwok") {
+        kinds.push("kwok");
+    }
     kinds
 }
 
 /// The provider for `cfg`. `client` is the cluster's connection (the `sim` provider drives the simulator's
-/// pools over it; cloud providers use their own SDK clients and credentials).
+/// pools over it, the `kwok` provider writes its pool records and node objects through it; cloud providers
+/// use their own SDK clients and credentials).
 pub async fn build_provider(
     cfg: &ProviderConfig,
     client: &kube::Client,
     pool: &PoolConfig,
 ) -> Result<Arc<dyn Provider>, ProviderBuildError> {
-    #[cfg_attr(all(feature = "sim", feature = "eks", feature = "gke", feature = "onprem"), allow(unused_variables))]
+    #[cfg_attr(
+        all(feature = "sim", feature = "eks", feature = "gke", feature = "onprem", feature = "kwok"),
+        allow(unused_variables)
+    )]
     let not_compiled = |kind| ProviderBuildError::NotCompiled { kind, available: compiled_kinds().join(", ") };
     match cfg {
         #[cfg(feature = "sim")]
@@ -107,6 +114,20 @@ pub async fn build_provider(
         }
         #[cfg(not(feature = "eks"))]
         ProviderConfig::Eks(_) | ProviderConfig::EksAsg(_) => Err(not_compiled(cfg.kind())),
+        #[cfg(feature = "kwok")]
+        ProviderConfig::Kwok(k) => {
+            let mut settings =
+                poolshift_provider_kwok::KwokSettings { versions: k.versions.clone(), ..Default::default() };
+            if let Some(ns) = &k.namespace {
+                settings.namespace = ns.clone();
+            }
+            if let Some(d) = k.node_ready_delay {
+                settings.node_ready_delay = d;
+            }
+            Ok(Arc::new(poolshift_provider_kwok::KwokProvider::new(client.clone(), settings)))
+        }
+        #[cfg(not(feature = "kwok"))]
+        ProviderConfig::Kwok(_) => Err(not_compiled("kwok")),
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! ```yaml
 //! cluster: {name: prod-eu, context: prod-eu, kubeconfig: ~/.kube/config}   # context, kubeconfig optional
-//! provider: {kind: eks, region: eu-west-1, cluster: prod-eu}   # sim | eks | eks-asg | gke | onprem
+//! provider: {kind: eks, region: eu-west-1, cluster: prod-eu}   # sim | eks | eks-asg | gke | onprem | kwok
 //! state: {store: configmap}                  # or {store: file, file: /var/lib/poolshift/{pool}.json}
 //! lease_ttl: 30s
 //! pools:
@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use locate::FieldPath;
-pub use provider::{EksConfig, GkeConfig, OnpremConfig, PluginExecutable, ProviderConfig};
+pub use provider::{EksConfig, GkeConfig, KwokConfig, OnpremConfig, PluginExecutable, ProviderConfig};
 pub use units::TargetSpec;
 
 use crate::model::policy::Policy;

@@ -19,6 +19,8 @@ pub enum ProviderConfig {
     Gke(GkeConfig),
     /// On-prem: an exec plugin, or nodes joined by the operator's own automation.
     Onprem(OnpremConfig),
+    /// Pools of node objects played by kwok, recorded in ConfigMaps of the cluster itself.
+    Kwok(KwokConfig),
 }
 
 impl ProviderConfig {
@@ -30,6 +32,7 @@ impl ProviderConfig {
             ProviderConfig::EksAsg(_) => "eks-asg",
             ProviderConfig::Gke(_) => "gke",
             ProviderConfig::Onprem(_) => "onprem",
+            ProviderConfig::Kwok(_) => "kwok",
         }
     }
 }
@@ -53,6 +56,16 @@ pub struct GkeConfig {
     pub cluster: String,
     /// Another endpoint than `https://container.googleapis.com` (tests).
     pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KwokConfig {
+    /// Namespace of the pool records; default: the provider's (`kwok-pools`).
+    pub namespace: Option<String>,
+    /// Node versions offered (`X.Y.Z`); empty: every patch of the control plane's minor and the three before.
+    pub versions: Vec<String>,
+    /// How long kwok waits before a new node turns Ready; default 0s.
+    pub node_ready_delay: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

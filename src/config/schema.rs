@@ -42,6 +42,7 @@ pub enum Kind {
     EksAsg,
     Gke,
     Onprem,
+    Kwok,
 }
 
 impl Kind {
@@ -52,6 +53,7 @@ impl Kind {
             Kind::EksAsg => "eks-asg",
             Kind::Gke => "gke",
             Kind::Onprem => "onprem",
+            Kind::Kwok => "kwok",
         }
     }
 }
@@ -93,6 +95,43 @@ pub struct Provider {
     pub node_label: Option<String>,
     #[serde(default)]
     pub pre_provisioned: Option<PreProvisioned>,
+    // kwok
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub versions: Option<Vec<VersionText>>,
+    #[serde(default)]
+    pub node_ready_delay: Option<Dur>,
+}
+
+/// A version in a list, as written: YAML reads `1.31` as a number, which is kept as text so that the check
+/// reports it as a bad version rather than a wrong type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionText(pub String);
+
+impl<'de> Deserialize<'de> for VersionText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = VersionText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a version X.Y.Z such as 1.31.4")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<VersionText, E> {
+                Ok(VersionText(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<VersionText, E> {
+                Ok(VersionText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<VersionText, E> {
+                Ok(VersionText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<VersionText, E> {
+                Ok(VersionText(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

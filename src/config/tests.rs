@@ -113,7 +113,7 @@ fn a_bad_batch_is_an_error() {
 fn an_unknown_provider_kind_is_an_error() {
     assert_eq!(
         error(&with(4, "  kind: aks")),
-        "prod.yaml:4:9: provider.kind: unknown variant `aks`, expected one of `sim`, `eks`, `eks-asg`, `gke`, `onprem`"
+        "prod.yaml:4:9: provider.kind: unknown variant `aks`, expected one of `sim`, `eks`, `eks-asg`, `gke`, `onprem`, `kwok`"
     );
 }
 
@@ -307,6 +307,64 @@ fn provider_settings_are_kept() {
     assert_eq!(c.provider.kind(), "eks-asg");
 }
 
+#[test]
+fn kwok_settings_are_kept() {
+    let c = parse(&with(
+        4,
+        "  kind: kwok\n  namespace: pools\n  versions: [1.33.4, \"v1.34.1\"]\n  node_ready_delay: 1m30s",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.provider,
+        ProviderConfig::Kwok(KwokConfig {
+            namespace: Some("pools".into()),
+            versions: vec!["1.33.4".into(), "1.34.1".into()],
+            node_ready_delay: Some(Duration::from_secs(90)),
+        })
+    );
+    assert_eq!(c.provider.kind(), "kwok");
+    // Nothing but the kind: the provider's defaults.
+    let c = parse(&with(4, "  kind: kwok")).unwrap();
+    assert_eq!(c.provider, ProviderConfig::Kwok(KwokConfig::default()));
+}
+
+#[test]
+fn kwok_settings_are_checked() {
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  region: eu")),
+        "prod.yaml:5:11: provider.region: does not apply to provider kind kwok (kind kwok takes namespace, versions, node_ready_delay)"
+    );
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  versions: [1.33.4, 1.34.x]")),
+        "prod.yaml:5:22: provider.versions[1]: invalid version \"1.34.x\": expected X.Y.Z such as 1.31.4"
+    );
+    // YAML reads 1.34 as a number: still a bad version, named by its index.
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  versions:\n    - 1.33.4\n    - 1.34")),
+        "prod.yaml:7:7: provider.versions[1]: invalid version \"1.34\": expected X.Y.Z such as 1.31.4"
+    );
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  versions: []")),
+        "prod.yaml:5:13: provider.versions: list at least one version, or leave versions out to offer every patch of the control plane's minor and the three before it"
+    );
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  namespace: \"\"")),
+        "prod.yaml:5:14: provider.namespace: must not be empty"
+    );
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  namespace: Kwok_Pools")),
+        "prod.yaml:5:14: provider.namespace: invalid namespace \"Kwok_Pools\": a DNS label (a-z, 0-9, '-', at most 63 characters)"
+    );
+    assert_eq!(
+        error(&with(4, "  kind: kwok\n  node_ready_delay: soon")),
+        "prod.yaml:5:21: provider.node_ready_delay: invalid duration \"soon\": expected a number and a unit such as 90s, 5m, 1h"
+    );
+    assert_eq!(
+        error(&with(4, "  kind: sim\n  namespace: pools")),
+        "prod.yaml:5:14: provider.namespace: does not apply to provider kind sim (kind sim takes no settings)"
+    );
+}
+
 /// Every shipped example loads.
 #[test]
 fn every_example_loads() {
@@ -321,5 +379,5 @@ fn every_example_loads() {
         }
     }
     seen.sort();
-    assert_eq!(seen, ["eks", "eks-asg", "gke", "onprem", "sim"]);
+    assert_eq!(seen, ["eks", "eks-asg", "gke", "kwok", "onprem", "sim"]);
 }

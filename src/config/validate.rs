@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::locate::FieldPath;
-use super::provider::{DEFAULT_PLUGIN_TIMEOUT, EksConfig, GkeConfig, OnpremConfig, PluginExecutable, ProviderConfig};
+use super::provider::{
+    DEFAULT_PLUGIN_TIMEOUT, EksConfig, GkeConfig, KwokConfig, OnpremConfig, PluginExecutable, ProviderConfig,
+};
 use super::schema::{self, Kind, Store};
 use super::units::TargetSpec;
 use super::{ClusterConfig, ClusterRef, POOL_PLACEHOLDER, PoolConfig, StateConfig};
@@ -95,12 +97,16 @@ fn provider(p: schema::Provider, base: &Path) -> Result<ProviderConfig, Problem>
         ("settings", p.settings.is_some()),
         ("node_label", p.node_label.is_some()),
         ("pre_provisioned", p.pre_provisioned.is_some()),
+        ("namespace", p.namespace.is_some()),
+        ("versions", p.versions.is_some()),
+        ("node_ready_delay", p.node_ready_delay.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match p.kind {
         Kind::Sim => (&[], &[]),
         Kind::Eks | Kind::EksAsg => (&["region", "cluster", "endpoint_url", "profile"], &["region", "cluster"]),
         Kind::Gke => (&["project", "location", "cluster", "endpoint"], &["project", "location", "cluster"]),
         Kind::Onprem => (&["plugin", "plugin_path", "timeout", "settings", "node_label", "pre_provisioned"], &[]),
+        Kind::Kwok => (&["namespace", "versions", "node_ready_delay"], &[]),
     };
     let kind = p.kind.name();
     for (name, is) in present {
@@ -146,7 +152,47 @@ fn provider(p: schema::Provider, base: &Path) -> Result<ProviderConfig, Problem>
             endpoint: p.endpoint,
         }),
         Kind::Onprem => ProviderConfig::Onprem(onprem(p, &path, base)?),
+        Kind::Kwok => ProviderConfig::Kwok(kwok(p, &path)?),
     })
+}
+
+fn kwok(p: schema::Provider, path: &FieldPath) -> Result<KwokConfig, Problem> {
+    if let Some(ns) = &p.namespace {
+        let valid = ns.len() <= 63
+            && ns.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !ns.starts_with('-')
+            && !ns.ends_with('-');
+        if ns.trim().is_empty() {
+            return fail(path.key("namespace"), "must not be empty");
+        }
+        if !valid {
+            return fail(
+                path.key("namespace"),
+                format!("invalid namespace \"{ns}\": a DNS label (a-z, 0-9, '-', at most 63 characters)"),
+            );
+        }
+    }
+    let mut versions = Vec::new();
+    if let Some(list) = p.versions {
+        if list.is_empty() {
+            return fail(
+                path.key("versions"),
+                "list at least one version, or leave versions out to offer every patch of the control plane's minor and the three before it",
+            );
+        }
+        for (i, v) in list.into_iter().enumerate() {
+            let text = v.0.trim().trim_start_matches('v');
+            let parts: Vec<&str> = text.split('.').collect();
+            if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+                return fail(
+                    path.key("versions").index(i),
+                    format!("invalid version \"{}\": expected X.Y.Z such as 1.31.4", v.0),
+                );
+            }
+            versions.push(text.to_string());
+        }
+    }
+    Ok(KwokConfig { namespace: p.namespace, versions, node_ready_delay: p.node_ready_delay.map(|d| d.0) })
 }
 
 const ONPREM_MODES: &str = "provider kind onprem needs one of plugin (a name), plugin_path or pre_provisioned";

@@ -157,8 +157,8 @@ impl Served {
         match result {
             Ok(o) => o,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-                "kubectl is not on PATH: this test drives `poolshift sim serve` with the real kubectl (v1.32); \
-                 install kubectl to run it"
+                "kubectl is not on PATH: this test drives `poolshift sim serve` with the real kubectl; \
+                 `bash .ci/run` puts the one testenv/build.sh builds (v1.36.3) first on PATH"
             ),
             Err(e) => panic!("cannot run kubectl: {e}"),
         }

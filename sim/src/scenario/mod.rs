@@ -5,7 +5,7 @@
 //! A malformed scenario is an error naming the file, line, column and field:
 //! `scenarios/bad.yaml:12:7: workloads[3].replicas: invalid type: string "x", expected i32`.
 
-mod build;
+pub mod build;
 pub mod generate;
 mod load;
 mod locate;
