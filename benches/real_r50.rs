@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kubesim::scenario::Scenario;
-use poolshift_provider_api::{AutoscalingSettings, PoolSpec, PoolState, Provider};
+use poolshift_provider_api::{PoolSpec, PoolState, Provider};
 use poolshift_provider_kwok::{KwokProvider, KwokSettings};
 use poolshift_testenv::watch::Watcher;
 use poolshift_testenv::world::{self, LoadOptions, World};
@@ -50,22 +50,32 @@ fn loaded(rt: &tokio::runtime::Runtime, cp: &ControlPlane) -> (kube::Client, Wor
     (client, w)
 }
 
-fn watch_budgets(w: &World, watcher: &Watcher) {
-    let budgets = w.scenario.workloads.iter().filter(|x| x.pdb.is_some()).count() + w.scenario.pdbs.len();
+/// A fresh control plane with R50 loaded and settled, and the watcher following it (every budget seen met).
+struct Fresh {
+    cp: ControlPlane,
+    rt: tokio::runtime::Runtime,
+    client: kube::Client,
+    world: World,
+    watcher: Watcher,
+}
+
+fn fresh() -> Fresh {
+    let cp = ControlPlane::start(Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (client, world) = loaded(&rt, &cp);
+    let watcher = {
+        let _g = rt.enter();
+        Watcher::start(client.clone(), world.namespaces.clone())
+    };
+    let budgets = world.scenario.workloads.iter().filter(|x| x.pdb.is_some()).count() + world.scenario.pdbs.len();
     while watcher.budgets_checked() < budgets {
         std::thread::sleep(Duration::from_millis(100));
     }
+    Fresh { cp, rt, client, world, watcher }
 }
 
 fn poolshift_real() -> Run {
-    let cp = ControlPlane::start(Options::default()).unwrap_or_else(|e| panic!("{e}"));
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (client, w) = loaded(&rt, &cp);
-    let watcher = {
-        let _g = rt.enter();
-        Watcher::start(client.clone(), w.namespaces.clone())
-    };
-    watch_budgets(&w, &watcher);
+    let Fresh { cp, rt, client, world: w, watcher } = fresh();
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("r50.yaml");
     let text = format!(
@@ -90,14 +100,7 @@ fn poolshift_real() -> Run {
 }
 
 fn kubectl_real() -> Run {
-    let cp = ControlPlane::start(Options::default()).unwrap_or_else(|e| panic!("{e}"));
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (client, w) = loaded(&rt, &cp);
-    let watcher = {
-        let _g = rt.enter();
-        Watcher::start(client.clone(), w.namespaces.clone())
-    };
-    watch_budgets(&w, &watcher);
+    let Fresh { cp, rt, client, world: w, watcher } = fresh();
     let blue = w.pools[0].clone();
     let settings = KwokSettings {
         versions: vec![TARGET.to_string()],
@@ -135,7 +138,7 @@ fn kubectl_real() -> Run {
     }
     rt.block_on(w.wait_settled(&client, Duration::from_secs(1800))).expect("settled");
     let seconds = start.elapsed().as_secs_f64();
-    let _ = rt.block_on(provider.restore_autoscaling(&green, &AutoscalingSettings::default()));
+    eprintln!("kubectl baseline: {} blue nodes drained onto green pool {green}", nodes.len());
     let r = watcher.stop();
     Run { seconds, violations: r.violations.len(), deletions: r.deletions.len() }
 }

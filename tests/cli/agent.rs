@@ -2,15 +2,14 @@
 //! processes whose output is read line by line (to act at a given moment: kill -9, pause), and the
 //! simulator's recorder and pools.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{STARTUP_LIMIT, Served, poolshift, repo_root, stderr, stdout, wait_with_limit};
+pub use crate::support::Agent;
+use crate::support::{STARTUP_LIMIT, Served, poolshift, repo_root, stderr, stdout};
 
 /// Simulated seconds per real second for the upgrade tests.
 pub const SPEED: f64 = 20.0;
@@ -127,86 +126,6 @@ impl SimCluster {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         let v: Value = serde_json::from_str(&stdout(&o)).expect("status JSON");
         v[0].clone()
-    }
-}
-
-/// A poolshift process whose stdout is read line by line.
-pub struct Agent {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    /// Everything read from stdout so far.
-    pub seen: String,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Agent {
-    fn spawn(mut cmd: std::process::Command) -> Agent {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn poolshift");
-        let out = child.stdout.take().expect("stdout piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut err = child.stderr.take().expect("stderr piped");
-        let (etx, stderr) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            let _ = etx.send(text);
-        });
-        Agent { child, lines, seen: String::new(), stderr }
-    }
-
-    /// The next stdout line, `None` once the process closed stdout (exited).
-    fn next_line_or_exit(&mut self) -> Option<String> {
-        self.lines.recv_timeout(STARTUP_LIMIT).ok()
-    }
-
-    /// Reads stdout until a line contains `needle` (`true`), or the process closed stdout (`false`).
-    pub fn wait_for_or_exit(&mut self, needle: &str) -> bool {
-        while let Some(line) = self.next_line_or_exit() {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-            if line.contains(needle) {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// Reads stdout until a line contains `needle`; fails if the process ends first.
-    pub fn wait_for(&mut self, needle: &str) {
-        if !self.wait_for_or_exit(needle) {
-            let (code, err) = self.finish_status();
-            panic!("never printed {needle:?} (exit {code:?}):\n{}\nstderr:\n{err}", self.seen);
-        }
-    }
-
-    /// kill -9: no chance to save, release the lease or say anything.
-    pub fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let status = self.child.wait().expect("wait");
-        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
-    }
-
-    fn finish_status(&mut self) -> (Option<i32>, String) {
-        let status = wait_with_limit(&mut self.child, "poolshift agent");
-        let err = self.stderr.recv_timeout(STARTUP_LIMIT).unwrap_or_default();
-        (status.code(), err)
-    }
-
-    /// Waits for the exit; returns the exit code, all of stdout and stderr.
-    pub fn finish(mut self) -> (Option<i32>, String, String) {
-        while let Some(line) = self.next_line_or_exit() {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-        }
-        let (code, err) = self.finish_status();
-        (code, self.seen, err)
     }
 }
 

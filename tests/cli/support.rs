@@ -11,32 +11,12 @@ use serde_json::Value;
 /// How long a child may take to start serving or to exit (a safety net against hangs, not an assertion).
 pub const STARTUP_LIMIT: Duration = Duration::from_secs(120);
 
-pub fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "../support/agent.rs"]
+mod agent;
+pub use agent::{Agent, poolshift, repo_root};
 
 pub fn demo_scenario() -> PathBuf {
     repo_root().join("scenarios/demo.yaml")
-}
-
-/// `poolshift` with a clean environment for its own variables, run from the repository root.
-pub fn poolshift() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_poolshift"));
-    c.current_dir(repo_root()).stdin(Stdio::null());
-    for var in [
-        "RUST_LOG",
-        "POOLSHIFT_LOG_LEVEL",
-        "POOLSHIFT_LOG_FORMAT",
-        "POOLSHIFT_CONFIG",
-        "POOLSHIFT_POOL",
-        "POOLSHIFT_TO",
-        "POOLSHIFT_STATE_FILE",
-        "POOLSHIFT_FORCE",
-        "KUBECONFIG",
-    ] {
-        c.env_remove(var);
-    }
-    c
 }
 
 pub fn run(args: &[&str]) -> Output {

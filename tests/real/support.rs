@@ -1,10 +1,8 @@
 //! One test's world on the shared control plane: a loaded scenario, the cluster file poolshift runs with,
 //! poolshift processes, the built kubectl and the independent watcher.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
@@ -16,16 +14,13 @@ use poolshift_testenv::world::{self, LoadOptions, WORLD_LABEL, World};
 use poolshift_testenv::{ControlPlane, Scope};
 use serde_json::Value;
 
-/// A safety net against hangs (not an assertion on speed).
-pub const LIMIT: Duration = Duration::from_secs(600);
+#[path = "../support/agent.rs"]
+mod agent;
+pub use agent::{Agent, LIMIT, poolshift, repo_root};
 /// The label kwok pools' nodes carry (kubesim's pool label).
 pub const POOL_LABEL: &str = "kubesim.io/pool";
 /// Where the kwok provider records its pools.
 pub const POOL_RECORDS: &str = "kwok-pools";
-
-pub fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The demo scenario; `without` drops workloads by name (the blocking one, for runs that must not block).
 pub fn demo(without: &[&str]) -> Scenario {
@@ -218,118 +213,10 @@ impl TestWorld {
     }
 }
 
-pub fn poolshift() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_poolshift"));
-    c.current_dir(repo_root()).stdin(Stdio::null());
-    for var in [
-        "RUST_LOG",
-        "POOLSHIFT_LOG_LEVEL",
-        "POOLSHIFT_LOG_FORMAT",
-        "POOLSHIFT_CONFIG",
-        "POOLSHIFT_POOL",
-        "POOLSHIFT_TO",
-        "POOLSHIFT_STATE_FILE",
-        "POOLSHIFT_FORCE",
-        "KUBECONFIG",
-    ] {
-        c.env_remove(var);
-    }
-    c
-}
-
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A poolshift process whose stdout is read line by line.
-pub struct Agent {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    pub seen: String,
-    stderr: mpsc::Receiver<String>,
-}
-
-impl Agent {
-    fn spawn(mut cmd: Command) -> Agent {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn poolshift");
-        let out = child.stdout.take().expect("stdout piped");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut err = child.stderr.take().expect("stderr piped");
-        let (etx, stderr) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            let _ = etx.send(text);
-        });
-        Agent { child, lines, seen: String::new(), stderr }
-    }
-
-    pub fn wait_for_or_exit(&mut self, needle: &str) -> bool {
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-            if line.contains(needle) {
-                return true;
-            }
-        }
-        false
-    }
-
-    pub fn wait_for(&mut self, needle: &str) {
-        if !self.wait_for_or_exit(needle) {
-            let seen = self.seen.clone();
-            let (code, _, err) = self.finish_inner();
-            panic!("never printed {needle:?} (exit {code:?}):\n{seen}\nstderr:\n{err}");
-        }
-    }
-
-    pub fn kill9(mut self) {
-        self.child.kill().expect("SIGKILL");
-        let status = self.child.wait().expect("wait");
-        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "{status}");
-    }
-
-    fn finish_inner(&mut self) -> (Option<i32>, String, String) {
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-        }
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("poll") {
-                break s;
-            }
-            if start.elapsed() > LIMIT {
-                let _ = self.child.kill();
-                panic!("poolshift did not exit:\n{}", self.seen);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let err = self.stderr.recv_timeout(LIMIT).unwrap_or_default();
-        (status.code(), self.seen.clone(), err)
-    }
-
-    pub fn finish(mut self) -> (Option<i32>, String, String) {
-        self.finish_inner()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }

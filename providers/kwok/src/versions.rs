@@ -25,12 +25,16 @@ pub(crate) fn control_plane(git_version: &str, major: &str, minor: &str) -> Opti
     Some((digits(major)?, digits(minor)?, 0))
 }
 
-/// The offer: the settings' list when it has versions, else every patch `0..=MAX_PATCH` of the control plane's
-/// minor and of the `MINORS_BEHIND` minors before it.
+/// The offer: the settings' list when it has versions, else every patch `0..=MAX_PATCH` of the `MINORS_BEHIND`
+/// minors before the control plane's, and of its own minor up to its own patch (a kubelet is never newer than
+/// the API server).
 pub(crate) fn offered((major, minor, patch): (u32, u32, u32), listed: &[String]) -> OfferedVersions {
     let node_versions = if listed.is_empty() {
         (minor.saturating_sub(MINORS_BEHIND)..=minor)
-            .flat_map(|m| (0..=MAX_PATCH).map(move |p| format!("{major}.{m}.{p}")))
+            .flat_map(|m| {
+                let last = if m == minor { patch } else { MAX_PATCH };
+                (0..=last).map(move |p| format!("{major}.{m}.{p}"))
+            })
             .collect()
     } else {
         listed.iter().map(|v| v.trim().trim_start_matches('v').to_string()).collect()
@@ -55,14 +59,14 @@ mod tests {
     fn generated_offer_is_four_minors_of_twenty_one_patches() {
         let o = offered((1, 34, 2), &[]);
         assert_eq!(o.control_plane, "1.34.2");
-        assert_eq!(o.node_versions.len(), 4 * 21);
+        assert_eq!(o.node_versions.len(), 3 * 21 + 3);
         assert_eq!(o.node_versions.first().map(String::as_str), Some("1.31.0"));
-        assert_eq!(o.node_versions.last().map(String::as_str), Some("1.34.20"));
+        assert_eq!(o.node_versions.last().map(String::as_str), Some("1.34.2"), "never newer than the API server");
         assert!(o.node_versions.contains(&"1.32.7".to_string()));
         assert!(!o.node_versions.iter().any(|v| v.starts_with("1.30.") || v.starts_with("1.35.")));
         // Near minor 0 the range stops at 0.
         let low = offered((1, 1, 0), &[]);
-        assert_eq!(low.node_versions.len(), 2 * 21);
+        assert_eq!(low.node_versions.len(), 21 + 1);
         assert_eq!(low.node_versions[0], "1.0.0");
     }
 

@@ -10,14 +10,12 @@
 //!   grace period, as a kubelet kills a container that outlives it; nothing is deleted before its delay.
 //!   Pods of Jobs succeed after [`POD_COMPLETE_DELAY`] once Ready (default 1s).
 
-/// Go durations (`10s`, `1500ms`).
-pub const NODE_READY_DELAY: &str = "node-initialize.stage.kwok.x-k8s.io/delay";
+/// Go durations (`10s`, `1500ms`). The node annotations are the kwok provider's, which writes them.
+pub use poolshift_provider_kwok::{KWOK_NODE_ANNOTATION, READY_DELAY_ANNOTATION as NODE_READY_DELAY};
 pub const POD_START_DELAY: &str = "pod-start.stage.kwok.x-k8s.io/delay";
 pub const POD_READY_DELAY: &str = "pod-ready.stage.kwok.x-k8s.io/delay";
 pub const POD_DELETE_DELAY: &str = "pod-delete.stage.kwok.x-k8s.io/delay";
 pub const POD_COMPLETE_DELAY: &str = "pod-complete.stage.kwok.x-k8s.io/delay";
-/// The annotation kwok manages nodes by (`--manage-nodes-with-annotation-selector`).
-pub const KWOK_NODE_ANNOTATION: &str = "kwok.x-k8s.io/node";
 
 /// The whole `--config` file for kwok.
 pub const KWOK_CONFIG: &str = include_str!("stages.yaml");

@@ -24,7 +24,7 @@ use kube::{Api, Resource};
 use kubesim::scenario::build::{self, WorkloadObjects};
 use kubesim::scenario::{Dur, Scenario, Workload};
 use poolshift_provider_api::{AutoscalingSettings, CapacityType, PoolSize, PoolSpec, Provider};
-use poolshift_provider_kwok::{KwokProvider, KwokSettings};
+use poolshift_provider_kwok::{EXTRA_CPU, EXTRA_MEMORY, EXTRA_PODS, KwokProvider, KwokSettings};
 use serde::de::DeserializeOwned;
 
 use crate::TestenvError;
@@ -218,9 +218,9 @@ pub async fn load(client: &kube::Client, scenario: &Scenario, opts: &LoadOptions
         let mut labels = p.labels.clone();
         labels.insert(WORLD_LABEL.into(), label_value.clone());
         let mut extra = BTreeMap::new();
-        extra.insert("kwok.allocatable.cpu".to_string(), p.allocatable.cpu.as_str().to_string());
-        extra.insert("kwok.allocatable.memory".to_string(), p.allocatable.memory.as_str().to_string());
-        extra.insert("kwok.allocatable.pods".to_string(), p.allocatable.pods.to_string());
+        extra.insert(EXTRA_CPU.to_string(), p.allocatable.cpu.as_str().to_string());
+        extra.insert(EXTRA_MEMORY.to_string(), p.allocatable.memory.as_str().to_string());
+        extra.insert(EXTRA_PODS.to_string(), p.allocatable.pods.to_string());
         let spec = PoolSpec {
             name: p.name.clone(),
             source: String::new(),

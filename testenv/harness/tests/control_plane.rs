@@ -133,7 +133,7 @@ fn the_kwok_provider_passes_the_conformance_suite() {
         let provider = KwokProvider::new(client.clone(), settings);
         let blue = scope.name("blue");
         let mut extra = BTreeMap::new();
-        extra.insert("kwok.allocatable.cpu".to_string(), "4".to_string());
+        extra.insert(poolshift_provider_kwok::EXTRA_CPU.to_string(), "4".to_string());
         let spec = PoolSpec {
             name: blue.clone(),
             source: String::new(),
