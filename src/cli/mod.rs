@@ -4,6 +4,7 @@ mod abort;
 pub mod args;
 mod completions;
 mod connect;
+#[cfg(feature = "sim")]
 mod demo;
 pub mod error;
 mod man;
@@ -63,7 +64,10 @@ fn clap_exit(e: clap::Error) -> ExitCode {
 pub fn run(cli: Cli) -> Result<Exit, CliError> {
     crate::logging::init(cli.global.log_format, cli.global.log_level.as_deref())?;
     match cli.command {
+        #[cfg(feature = "sim")]
         Command::Demo(args) => runtime()?.block_on(demo::run(&args)),
+        #[cfg(not(feature = "sim"))]
+        Command::Demo(_) => Err(CliError::NotBuiltOption { option: "demo (needs the sim feature)" }),
         Command::Sim(sim) => match sim.command {
             args::SimCommand::Serve(args) => runtime()?.block_on(sim_serve::run(&args)),
         },

@@ -52,6 +52,9 @@ pub async fn build_provider(
     client: &kube::Client,
     pool: &PoolConfig,
 ) -> Result<Arc<dyn Provider>, ProviderBuildError> {
+    // Only the eks-asg (its new image) and on-prem (its node label) providers read the pool's settings.
+    #[cfg(not(any(feature = "eks", feature = "onprem")))]
+    let _ = pool;
     #[cfg_attr(
         all(feature = "sim", feature = "eks", feature = "gke", feature = "onprem", feature = "kwok"),
         allow(unused_variables)
