@@ -1,4 +1,4 @@
-//! The machine's kubectl against `poolshift sim serve` on a loopback port: get, cordon, drain.
+//! kubectl (v1.36.3, built by testenv/build.sh) against `poolshift sim serve` on a loopback port: get, cordon, drain.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

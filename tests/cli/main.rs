@@ -1,4 +1,5 @@
-//! CLI tests: the built `poolshift` binary, and the machine's `kubectl` against `poolshift sim serve`.
+//! CLI tests: the built `poolshift` binary, and kubectl (the one testenv/build.sh builds, first on PATH in
+//! `.ci/run`) against `poolshift sim serve`.
 
 mod agent;
 mod commands;

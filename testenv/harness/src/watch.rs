@@ -62,7 +62,8 @@ fn key(ns: &str, name: &str) -> String {
     format!("{ns}/{name}")
 }
 
-fn healthy(p: &Pod) -> bool {
+/// Ready and not being deleted: what the disruption controller counts as healthy.
+pub(crate) fn healthy(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
         && p.status
             .as_ref()

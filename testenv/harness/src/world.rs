@@ -323,14 +323,6 @@ where
     Ok(api.list(&ListParams::default()).await.map_err(kube_err(format!("list in {ns}")))?.items)
 }
 
-fn pod_ready(p: &Pod) -> bool {
-    p.metadata.deletion_timestamp.is_none()
-        && p.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 impl World {
     /// What is not yet as the scenario wants it: nodes not Ready, workloads short of ready replicas, bare
     /// pods not Ready, PDBs whose status is not synced. Empty when settled.
@@ -383,7 +375,7 @@ impl World {
                 }
             }
             for p in list::<Pod>(client, ns).await? {
-                if p.metadata.owner_references.as_ref().is_none_or(Vec::is_empty) && !pod_ready(&p) {
+                if p.metadata.owner_references.as_ref().is_none_or(Vec::is_empty) && !crate::watch::healthy(&p) {
                     out.push(format!("pod {ns}/{} not Ready", p.metadata.name.unwrap_or_default()));
                 }
             }
