@@ -17,7 +17,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${POOLSHIFT_TESTENV_CACHE:-$HOME/.cache/poolshift-testenv}"
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
-sumkey() { sha256sum "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-12; }
+# The contents only (not the paths), so every clone on the machine shares the cache.
+sumkey() { cat "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-12; }
 
 k8s_dir="$cache/kubernetes-$K8S_VERSION-$(sumkey k8s)"
 etcd_dir="$cache/etcd-$ETCD_VERSION-$(sumkey etcd)"
