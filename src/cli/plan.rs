@@ -112,7 +112,7 @@ fn offline(args: &PlanArgs, file: &Path) -> Result<Option<Planned>, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let plan = match plan_offline(&cluster, &snapshot, &pool, &target, &policy) {
+    let plan = match plan_offline(&jiff::Timestamp::now().to_string(), &cluster, &snapshot, &pool, &target, &policy) {
         Ok(p) => p,
         Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
             super::write_stdout(format!("pool {pool}: {e}\n").as_bytes())?;
