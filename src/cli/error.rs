@@ -62,6 +62,17 @@ pub enum CliError {
     Snapshot { path: PathBuf, message: String },
     #[error("{0}")]
     Rehearsal(String),
+    #[error("plan file {}: {message}", .path.display())]
+    PlanFile { path: PathBuf, message: String },
+    #[error(
+        "plan {plan_id} ({}) is not executed: {count} material change(s) since it was made (listed above); nothing was changed. Plan again with `poolshift plan --out FILE` and have it reviewed",
+        .path.display()
+    )]
+    PlanDrift { path: PathBuf, plan_id: String, count: usize },
+    #[error(
+        "the plan has {count} blocked pod(s) (listed above): the run would create green, cordon blue and stop at them. Resolve them and plan again, or pass --accept-blockers to start anyway; nothing was changed"
+    )]
+    PlanBlockers { count: usize },
 }
 
 impl CliError {
@@ -76,7 +87,10 @@ impl CliError {
             | CliError::Unfinished { .. }
             | CliError::NoRun { .. }
             | CliError::NotBuiltOption { .. }
-            | CliError::Snapshot { .. } => Exit::Usage,
+            | CliError::Snapshot { .. }
+            | CliError::PlanFile { .. } => Exit::Usage,
+            CliError::PlanDrift { .. } => Exit::PlanDrift,
+            CliError::PlanBlockers { .. } => Exit::PlanBlockers,
             // Refusals that changed nothing: another agent holds the pool, or the run is not in a state for this.
             CliError::Engine(
                 EngineError::Lock(LockError::Held { .. })

@@ -11,6 +11,7 @@ mod man;
 mod outcome;
 mod pause;
 mod plan;
+mod plan_file;
 mod progress;
 mod prompt;
 pub mod provider;

@@ -46,6 +46,15 @@ pub async fn run(args: &PlanArgs) -> Result<Exit, CliError> {
     };
     let text = report::render(&plan, format).map_err(|e| CliError::Output(e.into()))?;
     super::write_stdout(text.as_bytes())?;
+    if let Some(file) = &args.out {
+        super::plan_file::write(file, &plan)?;
+        eprintln!(
+            "poolshift: plan {} written to {}: `poolshift upgrade --plan {}` executes it",
+            plan.plan_id,
+            file.display(),
+            file.display()
+        );
+    }
     Ok(if plan.blocked().count() > 0 { Exit::PlanBlockers } else { Exit::Done })
 }
 

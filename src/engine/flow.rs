@@ -128,6 +128,7 @@ impl Engine {
         let seconds = started.map_or(0.0, |s| self.clock.now().duration_since(s).as_secs_f64());
         Summary {
             run_id: cp.run_id.clone(),
+            plan_id: cp.plan_id.clone(),
             pool: cp.pool.clone(),
             green: cp.green.name.clone(),
             batches: cp.batches.len(),
@@ -392,6 +393,25 @@ impl Engine {
         }
         let policy = st.checkpoint.plan.policy.clone();
         if batch.state != BatchState::Soaking {
+            if batch.state == BatchState::Pending
+                && let Some(drift) = self.reviewed_batch_drift(st, i).await?
+            {
+                let now = self.now();
+                for c in &drift.benign {
+                    st.checkpoint.note(&now, format!("batch {}: differs from the reviewed plan: {c}", i + 1));
+                    self.reporter.event(&Event::Note { message: format!("batch {}: {c}", i + 1) });
+                }
+                if drift.is_material() {
+                    let changes: Vec<String> = drift.material.iter().map(ToString::to_string).collect();
+                    let reason = format!(
+                        "batch {} of {of}: the cluster no longer matches reviewed plan {}: {}; put it back and `poolshift resume`, or `poolshift rollback`",
+                        i + 1,
+                        st.checkpoint.plan_id,
+                        changes.join("; ")
+                    );
+                    return Ok(Err(self.block(st, reason, Vec::new()).await?));
+                }
+            }
             if batch.state == BatchState::Pending {
                 let now = self.now();
                 let b = &mut st.checkpoint.batches[i];

@@ -7,6 +7,7 @@
 
 pub mod drain;
 mod flow;
+mod plan_check;
 mod rollback;
 pub mod steps;
 pub mod tracker;
@@ -66,6 +67,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Summary {
     pub run_id: String,
+    /// The plan that ran.
+    pub plan_id: String,
     pub pool: String,
     pub green: String,
     pub batches: usize,
@@ -137,13 +140,23 @@ impl Engine {
 
     /// Starts a new run of `plan`. Refuses while an unfinished run exists for the pool.
     pub async fn start(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
+        self.start_from(plan, None).await
+    }
+
+    /// Starts a new run of a reviewed plan read from `file`: before each batch, the batch is compared with the
+    /// cluster, and material drift blocks the run.
+    pub async fn start_reviewed(&self, plan: UpgradePlan, file: &str) -> Result<Outcome, EngineError> {
+        self.start_from(plan, Some(file.to_string())).await
+    }
+
+    async fn start_from(&self, plan: UpgradePlan, reviewed: Option<String>) -> Result<Outcome, EngineError> {
         self.lock.acquire(&self.holder).await?;
-        let result = self.start_locked(plan).await;
+        let result = self.start_locked(plan, reviewed).await;
         self.release_unless_halted(&result).await;
         result
     }
 
-    async fn start_locked(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
+    async fn start_locked(&self, plan: UpgradePlan, reviewed: Option<String>) -> Result<Outcome, EngineError> {
         let existing = self.store.load().await?;
         if let Some(s) = &existing
             && !s.checkpoint.finished()
@@ -158,7 +171,12 @@ impl Engine {
         let run_id = format!("{}-{}", plan.pool, now.strftime("%Y%m%dT%H%M%SZ"));
         let mut cp = Checkpoint::new(&run_id, plan, &now.to_string());
         cp.seq = existing.as_ref().map_or(0, |s| s.checkpoint.seq);
-        cp.note(&self.now(), format!("run {run_id} started by {}", self.holder));
+        let of = match &reviewed {
+            Some(file) => format!("reviewed plan {} ({file})", cp.plan_id),
+            None => format!("plan {}", cp.plan_id),
+        };
+        cp.reviewed = reviewed;
+        cp.note(&self.now(), format!("run {run_id} of {of} started by {}", self.holder));
         let mut st = Stored { checkpoint: cp, version: String::new() };
         let expected = existing.map(|s| s.version);
         st.checkpoint.seq += 1;

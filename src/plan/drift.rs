@@ -220,30 +220,38 @@ pub fn before_start(reviewed: &UpgradePlan, fresh: &UpgradePlan, observed: &Obse
         );
     }
     let all: BTreeSet<&str> = reviewed.blue_nodes.iter().map(String::as_str).collect();
-    compare_cluster(&mut drift, reviewed, &all, observed);
+    compare_cluster(&mut drift, reviewed, &all, &all, observed);
     drift
 }
 
-/// Before batch `batch` (0-based): its nodes and every later batch's still there, no blue node added, its
-/// pods and their budgets as planned. `observed` holds the live pods of the batch's nodes.
+/// Before batch `batch` (0-based): its nodes and every later batch's still there, no blue node added, the
+/// batch's pods and their budgets as planned. `observed` holds the live pods of the batch's nodes.
 pub fn before_batch(reviewed: &UpgradePlan, batch: usize, observed: &Observed) -> Drift {
     let mut drift = Drift::default();
     let remaining: BTreeSet<&str> =
         reviewed.batches.iter().skip(batch).flat_map(|b| b.nodes.iter().map(String::as_str)).collect();
-    compare_cluster(&mut drift, reviewed, &remaining, observed);
+    let this: BTreeSet<&str> =
+        reviewed.batches.get(batch).map(|b| b.nodes.iter().map(String::as_str).collect()).unwrap_or_default();
+    compare_cluster(&mut drift, reviewed, &remaining, &this, observed);
     drift
 }
 
-/// Nodes, pods and budgets. `scope` is the blue nodes whose pods are compared (and whose loss matters).
-fn compare_cluster(drift: &mut Drift, reviewed: &UpgradePlan, scope: &BTreeSet<&str>, observed: &Observed) {
+/// Nodes, pods and budgets. The nodes of `keep` must still be there; the pods of `compare` are compared.
+fn compare_cluster(
+    drift: &mut Drift,
+    reviewed: &UpgradePlan,
+    keep: &BTreeSet<&str>,
+    compare: &BTreeSet<&str>,
+    observed: &Observed,
+) {
     let planned: BTreeSet<&str> = reviewed.blue_nodes.iter().map(String::as_str).collect();
     for n in observed.blue_nodes.iter().filter(|n| !planned.contains(n.as_str())) {
         drift.push(ChangeKind::BlueNodeAdded, format!("blue node {n} was added after the plan was made"));
     }
-    for n in scope.iter().filter(|n| !observed.blue_nodes.contains(**n)) {
+    for n in keep.iter().filter(|n| !observed.blue_nodes.contains(**n)) {
         drift.push(ChangeKind::BlueNodeGone, format!("blue node {n} of the plan is gone"));
     }
-    let compared: BTreeSet<&str> = scope.iter().copied().filter(|n| observed.blue_nodes.contains(*n)).collect();
+    let compared: BTreeSet<&str> = compare.iter().copied().filter(|n| observed.blue_nodes.contains(*n)).collect();
     let before: Vec<&PlannedPod> = reviewed.pods().filter(|p| compared.contains(p.node.as_str())).collect();
     let after: Vec<&PlannedPod> = observed.pods.iter().filter(|p| compared.contains(p.node.as_str())).collect();
     compare_pods(drift, &before, &after);

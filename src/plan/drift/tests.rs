@@ -239,6 +239,8 @@ fn before_a_batch_only_the_remaining_nodes_and_their_pods_count() {
     pods.iter_mut().for_each(|p| p.terminating = p.name == "web-2");
     pods.retain(|p| p.node.as_ref().is_some_and(|n| blue.contains(n)));
     let refs: Vec<&crate::model::snapshot::PodInfo> = pods.iter().collect();
-    let d = before_batch(&reviewed, 0, &Observed::from_live(blue, &refs, &snap.pdbs, &Policy::default().allow));
+    let of_web_2 = reviewed.batches.iter().position(|b| b.pods.iter().any(|p| p.name == "web-2")).expect("planned");
+    let d =
+        before_batch(&reviewed, of_web_2, &Observed::from_live(blue, &refs, &snap.pdbs, &Policy::default().allow));
     assert_eq!(kinds(&d.benign), vec![ChangeKind::PodGone], "{d:#?}");
 }
