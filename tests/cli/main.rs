@@ -7,6 +7,7 @@ mod config;
 mod kubectl;
 mod onprem;
 mod plan;
+mod plan_file;
 mod sim_serve;
 mod support;
 mod upgrade;
