@@ -6,6 +6,7 @@
 //! comes next); this module and [`drain`] perform them through the ports.
 
 pub mod drain;
+pub mod decide;
 mod flow;
 mod plan_check;
 mod rollback;
