@@ -77,7 +77,24 @@ pub struct PlannedPdb {
     pub unhealthy_pod_eviction_policy: Option<String>,
 }
 
+/// A budget's rule for people: `minAvailable 75%`, `maxUnavailable 1`, or `none`.
+pub fn budget_rule(min_available: Option<&IntOrString>, max_unavailable: Option<&IntOrString>) -> String {
+    let v = |x: &IntOrString| match x {
+        IntOrString::Int(i) => i.to_string(),
+        IntOrString::String(s) => s.clone(),
+    };
+    match (min_available, max_unavailable) {
+        (Some(m), _) => format!("minAvailable {}", v(m)),
+        (None, Some(m)) => format!("maxUnavailable {}", v(m)),
+        (None, None) => "none".into(),
+    }
+}
+
 impl PlannedPdb {
+    pub fn rule(&self) -> String {
+        budget_rule(self.min_available.as_ref(), self.max_unavailable.as_ref())
+    }
+
     pub fn of(pdb: &PdbInfo) -> Self {
         Self {
             name: pdb.key(),

@@ -269,7 +269,7 @@ fn compare_cluster(
         observed.pdbs.iter().filter(|p| in_scope(&p.name)).map(|p| (p.name.as_str(), p)).collect();
     for (name, pdb) in &now {
         match was.get(name) {
-            None => drift.push(ChangeKind::PdbAdded, format!("PodDisruptionBudget {name} was added ({})", rule(pdb))),
+            None => drift.push(ChangeKind::PdbAdded, format!("PodDisruptionBudget {name} was added ({})", pdb.rule())),
             Some(old) if old != pdb => {
                 let changed = changed_fields(*old, *pdb);
                 drift.push(ChangeKind::PdbChanged, format!("PodDisruptionBudget {name} changed: {}", changed.join("; ")));
@@ -345,18 +345,6 @@ fn action(d: &Disposition) -> &'static str {
         Disposition::Skip(_) => "be left alone",
         Disposition::Blocked(_) => "be blocked",
         Disposition::WaitForCompletion => "be waited for",
-    }
-}
-
-fn rule(p: &PlannedPdb) -> String {
-    let v = |x: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString| match x {
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
-    };
-    match (&p.min_available, &p.max_unavailable) {
-        (Some(m), _) => format!("minAvailable {}", v(m)),
-        (None, Some(m)) => format!("maxUnavailable {}", v(m)),
-        (None, None) => "no rule".to_string(),
     }
 }
 

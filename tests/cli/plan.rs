@@ -12,7 +12,7 @@ use crate::support::{Served, demo_scenario, poolshift, stderr, stdout};
 mod golden;
 
 /// The demo cluster served, with a configuration for its pool blue.
-fn demo() -> (Served, tempfile::TempDir, PathBuf) {
+pub fn demo() -> (Served, tempfile::TempDir, PathBuf) {
     let served = Served::start(&demo_scenario(), 1.0);
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("demo.yaml");

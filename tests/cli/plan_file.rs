@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::agent::SimCluster;
-use crate::support::{Served, demo_scenario, poolshift, stderr, stdout};
+use crate::support::{poolshift, stderr, stdout};
 
 const POLICY: &str =
     "    to: latest-patch\n    batch: 1\n    batch_soak: 20s\n    pool_soak: 30s\n    drain_timeout: 10m\n";
@@ -87,14 +87,7 @@ fn a_reviewed_plan_refuses_material_drift_proceeds_on_benign_drift_and_is_what_r
 
 #[test]
 fn a_plan_with_blockers_is_refused_unless_accepted() {
-    let served = Served::start(&demo_scenario(), 1.0);
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("demo.yaml");
-    let text = format!(
-        "cluster:\n  name: demo\n  kubeconfig: {}\nprovider:\n  kind: sim\npools:\n  - name: blue\n    to: 1.31.4\n",
-        served.kubeconfig.display()
-    );
-    std::fs::write(&config, text).unwrap();
+    let (served, _dir, config) = crate::plan::demo();
     let o = poolshift().arg("upgrade").arg("-c").arg(&config).arg("--yes").output().unwrap();
     let (out, err) = (stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(5), "stdout:\n{out}\nstderr:\n{err}");
