@@ -2,6 +2,7 @@
 
 mod abort;
 pub mod args;
+mod busy;
 mod completions;
 mod connect;
 #[cfg(feature = "sim")]

@@ -73,7 +73,12 @@ async fn online(args: &PlanArgs) -> Result<Option<Planned>, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let preflight = crate::preflight::check(session.cluster.as_ref(), &plan, crate::preflight::DEFAULT_CONCURRENCY);
+    let preflight = crate::preflight::check(
+        session.cluster.as_ref(),
+        session.engine.clock.clone(),
+        &plan,
+        crate::preflight::DEFAULT_CONCURRENCY,
+    );
     plan.review.preflight = Some(preflight.await);
     let matcher = session.provider.node_matcher(&session.pool);
     Ok(Some(Planned { plan, snapshot, matcher }))

@@ -43,14 +43,7 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     if let Some(st) = session.engine.store.load().await?
         && !st.checkpoint.finished()
     {
-        let cp = &st.checkpoint;
-        return Err(CliError::Unfinished {
-            pool: cp.pool.clone(),
-            run: cp.run_id.clone(),
-            phase: cp.phase.to_string(),
-            status: super::status::status_word(&cp.status).to_string(),
-            args: selected.args(),
-        });
+        return Err(super::busy::unfinished(&session, &st.checkpoint, &selected).await);
     }
     let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force);
     let plan = match (reviewed, &args.plan) {

@@ -144,7 +144,7 @@ mod tests {
     }
 
     fn stuck(pod: &str, node: &str) -> Stuck {
-        Stuck { pod: pod.into(), node: node.into(), pdb: None, reason: "budget".into() }
+        Stuck { pod: pod.into(), node: node.into(), pdb: None, reason: "budget".into(), landed_back: false }
     }
 
     #[test]

@@ -5,10 +5,12 @@
 //! Decisions that need no I/O live in [`tracker`] (batch drain bookkeeping) and [`steps`] (which phase
 //! comes next); this module and [`drain`] perform them through the ports.
 
+mod abort;
 pub mod drain;
 pub mod decide;
 mod flow;
 mod plan_check;
+mod retry;
 mod rollback;
 pub mod steps;
 pub mod tracker;
@@ -21,7 +23,12 @@ use poolshift_provider_api::{Provider, ProviderError};
 
 use crate::model::checkpoint::{Blocker, Checkpoint, Phase, Request, RunStatus};
 use crate::model::plan::UpgradePlan;
-use crate::ports::{CheckpointStore, Clock, Cluster, ClusterError, Lock, LockError, Reporter, StoreError, Stored};
+use crate::ports::report::Event;
+use crate::ports::{
+    CheckpointStore, Clock, Cluster, ClusterError, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored,
+};
+
+pub use abort::{AbortReport, LeaseAfterAbort, LeftBehind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -85,6 +92,8 @@ pub enum StepPoint {
     Saved(Phase),
     /// Just after an eviction was accepted (the checkpoint does not know about it yet).
     Evicted { pod: String },
+    /// Just after the provider accepted (or already had) the green pool, before the checkpoint records it.
+    GreenAccepted,
 }
 
 pub type StepHook = Arc<dyn Fn(&StepPoint) -> bool + Send + Sync>;
@@ -151,13 +160,18 @@ impl Engine {
     }
 
     async fn start_from(&self, plan: UpgradePlan, reviewed: Option<String>) -> Result<Outcome, EngineError> {
-        self.lock.acquire(&self.holder).await?;
-        let result = self.start_locked(plan, reviewed).await;
+        let previous = self.lock.acquire(&self.holder).await?;
+        let result = self.start_locked(plan, reviewed, previous).await;
         self.release_unless_halted(&result).await;
         result
     }
 
-    async fn start_locked(&self, plan: UpgradePlan, reviewed: Option<String>) -> Result<Outcome, EngineError> {
+    async fn start_locked(
+        &self,
+        plan: UpgradePlan,
+        reviewed: Option<String>,
+        previous: Option<LeaseHolder>,
+    ) -> Result<Outcome, EngineError> {
         let existing = self.store.load().await?;
         if let Some(s) = &existing
             && !s.checkpoint.finished()
@@ -178,6 +192,7 @@ impl Engine {
         };
         cp.reviewed = reviewed;
         cp.note(&self.now(), format!("run {run_id} of {of} started by {}", self.holder));
+        self.took_over(&mut cp, previous.as_ref());
         let mut st = Stored { checkpoint: cp, version: String::new() };
         let expected = existing.map(|s| s.version);
         st.checkpoint.seq += 1;
@@ -187,13 +202,24 @@ impl Engine {
 
     /// Continues the run from its checkpoint, re-planning the remaining blue nodes against the live cluster.
     pub async fn resume(&self) -> Result<Outcome, EngineError> {
-        self.lock.acquire(&self.holder).await?;
-        let result = self.resume_locked().await;
+        self.resume_with(&|_| {}).await
+    }
+
+    /// [`Engine::resume`], calling `announce` with the checkpoint once the lease is taken and the run is
+    /// known to be resumable (and before anything else is reported), so that nothing claims to resume a run
+    /// another agent still holds.
+    pub async fn resume_with(&self, announce: &(dyn Fn(&Checkpoint) + Send + Sync)) -> Result<Outcome, EngineError> {
+        let previous = self.lock.acquire(&self.holder).await?;
+        let result = self.resume_locked(announce, previous).await;
         self.release_unless_halted(&result).await;
         result
     }
 
-    async fn resume_locked(&self) -> Result<Outcome, EngineError> {
+    async fn resume_locked(
+        &self,
+        announce: &(dyn Fn(&Checkpoint) + Send + Sync),
+        previous: Option<LeaseHolder>,
+    ) -> Result<Outcome, EngineError> {
         let mut st = self.load_required("resume").await?;
         let cp = &mut st.checkpoint;
         if cp.finished() {
@@ -204,10 +230,12 @@ impl Engine {
                 action: "resume".into(),
             });
         }
+        announce(cp);
         cp.requests.pause = None;
         cp.status = RunStatus::Running;
         let now = self.now();
         cp.note(&now, format!("resumed by {} at phase {}", self.holder, cp.phase));
+        self.took_over(cp, previous.as_ref());
         self.save(&mut st).await?;
         self.run(st).await
     }
@@ -215,8 +243,8 @@ impl Engine {
     /// Rolls back now if no agent holds the pool, or asks the running agent to.
     pub async fn rollback(&self) -> Result<Outcome, EngineError> {
         match self.lock.acquire(&self.holder).await {
-            Ok(()) => {
-                let result = self.rollback_locked().await;
+            Ok(previous) => {
+                let result = self.rollback_locked(previous).await;
                 self.release_unless_halted(&result).await;
                 result
             }
@@ -230,7 +258,7 @@ impl Engine {
         }
     }
 
-    async fn rollback_locked(&self) -> Result<Outcome, EngineError> {
+    async fn rollback_locked(&self, previous: Option<LeaseHolder>) -> Result<Outcome, EngineError> {
         let mut st = self.load_required("roll back").await?;
         if st.checkpoint.finished() {
             return Err(EngineError::Finished {
@@ -249,6 +277,7 @@ impl Engine {
         st.checkpoint.requests.rollback = Some(Request { by: self.holder.clone(), at: self.now() });
         st.checkpoint.requests.pause = None;
         st.checkpoint.status = RunStatus::Running;
+        self.took_over(&mut st.checkpoint, previous.as_ref());
         self.save(&mut st).await?;
         self.run(st).await
     }
@@ -256,29 +285,6 @@ impl Engine {
     /// Asks the running agent to stop at its next safe point (from any process).
     pub async fn request_pause(&self) -> Result<(), EngineError> {
         self.request(|cp, r| cp.requests.pause = Some(r)).await
-    }
-
-    /// Ends the run and releases the lease, leaving the cluster as it is. Returns what is left behind.
-    pub async fn abort(&self) -> Result<Vec<String>, EngineError> {
-        let mut st = self.load_required("abort").await?;
-        let cp = &mut st.checkpoint;
-        let mut left = Vec::new();
-        if cp.green.created {
-            left.push(format!("green pool {} exists", cp.green.name));
-        }
-        if steps::blue_cordoned(&cp.phase) {
-            left.push(format!("blue nodes of pool {} are cordoned", cp.pool));
-        }
-        if cp.autoscaling_prior.is_some() && !matches!(cp.phase, Phase::DeletingBlue | Phase::Done) {
-            left.push(format!("autoscaling of pool {} is frozen", cp.pool));
-        }
-        cp.status = RunStatus::Aborted;
-        let now = self.now();
-        cp.note(&now, format!("aborted by {}", self.holder));
-        self.save(&mut st).await?;
-        // The lease goes too, whoever held it: the run is over.
-        let _ = self.lock.release(&self.holder).await;
-        Ok(left)
     }
 
     async fn request(&self, set: impl Fn(&mut Checkpoint, Request) + Send) -> Result<(), EngineError> {
@@ -301,6 +307,30 @@ impl Engine {
         }
         Err(StoreError::Conflict { location: self.store.location(), expected: "(changed five times in a row)".into() }
             .into())
+    }
+
+    /// Records and reports that this agent took the pool over from `previous`, whose lease had expired.
+    fn took_over(&self, cp: &mut Checkpoint, previous: Option<&LeaseHolder>) {
+        let Some(p) = previous else { return };
+        let ts = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string());
+        let event = Event::TookOver {
+            previous: p.holder.clone(),
+            since: ts(p.since),
+            renewed_at: ts(p.renewed_at),
+            expired_at: ts(p.expires_at()),
+        };
+        let now = self.now();
+        cp.note(
+            &now,
+            format!(
+                "{} took over from {}, whose lease expired at {} (held since {})",
+                self.holder,
+                p.holder,
+                p.expires_at().map_or_else(|| "once (never renewed)".to_string(), |t| t.to_string()),
+                p.since.map_or_else(|| "an unrecorded time".to_string(), |t| t.to_string()),
+            ),
+        );
+        self.reporter.event(&event);
     }
 
     async fn load_required(&self, action: &str) -> Result<Stored, EngineError> {

@@ -179,6 +179,16 @@ pub struct BatchProgress {
     pub evicted: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blockers: Vec<Blocker>,
+    /// Pods this batch moved (already counted in the run's `moved`).
+    #[serde(default)]
+    pub moved: u64,
+    /// UIDs of the pods the batch must move, recorded before its first eviction (and on each resumed pass),
+    /// so that pods moved before a crash still count; emptied when the batch's drain ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to_move: Vec<String>,
+    /// UIDs of replacements that landed back on cordoned blue nodes while the batch drained (not moved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landed_back: Vec<String>,
 }
 
 /// A pod that could not be moved, with the PDB and the server's own message.

@@ -5,5 +5,7 @@
 mod escalation;
 mod faults;
 mod flow;
+mod green_unrecorded;
 mod harness;
+mod landing_back;
 mod lifecycle;
