@@ -9,6 +9,7 @@ use super::connect::{existing_run, select_run};
 use super::error::CliError;
 use crate::engine::{LeaseAfterAbort, LeftBehind};
 use crate::exit::Exit;
+use crate::ports::lock::expiry_text;
 
 pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
     let (selected, conn) = select_run(args.config.as_deref(), args.pool.as_deref(), args.state_file.as_deref()).await?;
@@ -46,11 +47,11 @@ fn lease(l: &LeaseAfterAbort) -> String {
         LeaseAfterAbort::ClearedExpired { previous } => format!(
             "the lease of agent {} (which stopped renewing it; it expired at {}) is released.",
             previous.holder,
-            previous.expires_at().map_or_else(|| "once".to_string(), |t| t.to_string())
+            expiry_text(previous.expires_at())
         ),
         LeaseAfterAbort::HeldByLiveAgent { holder, expires_at } => format!(
             "agent {holder} still holds the lease: it stops at its next safe point and releases it then (if that agent has died, the lease expires at {}).",
-            expires_at.map_or_else(|| "once".to_string(), |t| t.to_string())
+            expiry_text(*expires_at)
         ),
         LeaseAfterAbort::Unknown { error } => {
             format!("the lease could not be taken to release it ({error}); it is left as it is and expires by itself.")

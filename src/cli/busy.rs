@@ -5,6 +5,7 @@
 use super::connect::Selected;
 use super::error::CliError;
 use crate::model::checkpoint::Checkpoint;
+use crate::ports::lock::expiry_text;
 use crate::ports::{LeaseHolder, LockError};
 use crate::session::Session;
 
@@ -39,7 +40,7 @@ pub fn busy(lease: &LeaseHolder, now: jiff::Timestamp, run: Option<&str>, select
         run: run.map(|r| format!(" (run {r})")).unwrap_or_default(),
         holder: lease.holder.clone(),
         age_secs: lease.age(now).as_secs(),
-        expires_at: expiry(lease.expires_at()),
+        expires_at: expiry_text(lease.expires_at()),
         args: selected.args(),
     }
 }
@@ -52,14 +53,9 @@ pub fn held(e: LockError, run: Option<&str>, selected: &Selected) -> CliError {
             run: run.map(|r| format!(" (run {r})")).unwrap_or_default(),
             holder,
             age_secs: age.as_secs(),
-            expires_at: expiry(expires_at),
+            expires_at: expiry_text(expires_at),
             args: selected.args(),
         },
         other => CliError::Engine(other.into()),
     }
-}
-
-/// A lease never renewed has no expiry time: it counts as expired already.
-fn expiry(t: Option<jiff::Timestamp>) -> String {
-    t.map_or_else(|| "now (never renewed)".to_string(), |t| t.to_string())
 }

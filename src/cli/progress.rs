@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use poolshift_provider_api::PoolState;
 
+use crate::ports::lock::{expiry_text, time_text};
 use crate::ports::report::Event;
 use crate::ports::{Clock, Reporter};
 
@@ -48,11 +49,13 @@ impl Reporter for TerminalProgress {
             Event::GreenAdopted { pool, state } => {
                 self.line(&format!("adopted green pool {pool}, {} (an earlier attempt created it)", pool_state(state)))
             }
-            Event::TookOver { previous, since, expired_at, .. } => self.line(&format!(
-                "took over from {previous}, whose lease expired at {} (held since {})",
-                expired_at.as_deref().unwrap_or("once (never renewed)"),
-                since.as_deref().unwrap_or("an unrecorded time")
-            )),
+            Event::TookOver { previous, since, expired_at, .. } => {
+                self.line(&format!(
+                    "took over from {previous}, whose lease expired at {} (held since {})",
+                    expiry_text(*expired_at),
+                    time_text(*since)
+                ));
+            }
             Event::GreenReady { pool, nodes } => self.line(&format!("green pool {pool}: {nodes} nodes Ready")),
             Event::Cordoned { nodes } => self.line(&format!("cordoned {nodes} blue nodes (autoscaling frozen)")),
             Event::BatchStarted { batch, of, nodes, pods } => {

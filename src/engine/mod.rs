@@ -25,7 +25,7 @@ use crate::model::checkpoint::{Blocker, Checkpoint, Phase, Request, RunStatus};
 use crate::model::plan::UpgradePlan;
 use crate::ports::report::Event;
 use crate::ports::{
-    CheckpointStore, Clock, Cluster, ClusterError, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored,
+    CheckpointStore, Clock, Cluster, ClusterError, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored, lock,
 };
 
 pub use abort::{AbortReport, LeaseAfterAbort, LeftBehind};
@@ -312,22 +312,19 @@ impl Engine {
     /// Records and reports that this agent took the pool over from `previous`, whose lease had expired.
     fn took_over(&self, cp: &mut Checkpoint, previous: Option<&LeaseHolder>) {
         let Some(p) = previous else { return };
-        let ts = |t: Option<jiff::Timestamp>| t.map(|t| t.to_string());
         let event = Event::TookOver {
             previous: p.holder.clone(),
-            since: ts(p.since),
-            renewed_at: ts(p.renewed_at),
-            expired_at: ts(p.expires_at()),
+            since: p.since,
+            renewed_at: p.renewed_at,
+            expired_at: p.expires_at(),
         };
+        let (expired, since) = (lock::expiry_text(p.expires_at()), lock::time_text(p.since));
         let now = self.now();
         cp.note(
             &now,
             format!(
-                "{} took over from {}, whose lease expired at {} (held since {})",
-                self.holder,
-                p.holder,
-                p.expires_at().map_or_else(|| "once (never renewed)".to_string(), |t| t.to_string()),
-                p.since.map_or_else(|| "an unrecorded time".to_string(), |t| t.to_string()),
+                "{} took over from {}, whose lease expired at {expired} (held since {since})",
+                self.holder, p.holder
             ),
         );
         self.reporter.event(&event);

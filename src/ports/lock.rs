@@ -36,16 +36,28 @@ impl LeaseHolder {
     }
 }
 
-/// `Some(t)` as RFC 3339, `None` as "never".
-fn at(t: Option<&Timestamp>) -> String {
-    t.map_or_else(|| "never".to_string(), Timestamp::to_string)
+/// When a lease expires, for people: the whole second from which it is free (a lease that expires at
+/// 12:00:05.3 is free from 12:00:06); a lease never renewed expired already.
+pub fn expiry_text(t: Option<Timestamp>) -> String {
+    match t {
+        Some(t) => {
+            let whole = jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Ceil);
+            t.round(whole).unwrap_or(t).to_string()
+        }
+        None => "once (it was never renewed)".to_string(),
+    }
+}
+
+/// A time for people, to the second.
+pub fn time_text(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "an unrecorded time".to_string(), |t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
         "pool {pool} is held by agent {holder} (its lease was renewed {}s ago and expires at {} unless renewed): wait for that run, follow it with `poolshift status`, or stop it at a safe point with `poolshift pause`; if that agent has died, `poolshift resume` takes over once the lease has expired",
-        .age.as_secs(), at(.expires_at.as_ref())
+        .age.as_secs(), expiry_text(*.expires_at)
     )]
     Held {
         pool: String,
@@ -122,6 +134,8 @@ mod tests {
         let l = lease("2026-01-01T00:01:00Z", 30);
         let now: Timestamp = "2026-01-01T00:01:07.000300Z".parse().unwrap();
         let msg = LockError::held("blue", &l, now).to_string();
+        let l = LeaseHolder { renewed_at: Some("2026-01-01T00:01:00.2Z".parse().unwrap()), ..l };
+        assert_eq!(expiry_text(l.expires_at()), "2026-01-01T00:01:31Z", "free from the next whole second");
         assert!(msg.contains("held by agent host/1"), "{msg}");
         assert!(msg.contains("renewed 7s ago"), "{msg}");
         assert!(msg.contains("expires at 2026-01-01T00:01:30Z"), "{msg}");

@@ -19,12 +19,12 @@ pub enum Event {
         pool: String,
         state: PoolState,
     },
-    /// This agent took the pool over from `previous`, whose lease expired (times RFC 3339, when recorded).
+    /// This agent took the pool over from `previous`, whose lease expired (times as the lease recorded them).
     TookOver {
         previous: String,
-        since: Option<String>,
-        renewed_at: Option<String>,
-        expired_at: Option<String>,
+        since: Option<jiff::Timestamp>,
+        renewed_at: Option<jiff::Timestamp>,
+        expired_at: Option<jiff::Timestamp>,
     },
     GreenReady {
         pool: String,
