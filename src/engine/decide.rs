@@ -66,14 +66,22 @@ pub fn escalate(policy: &Policy, batch: usize, of: usize, stuck: &[Stuck], timed
             let nodes: BTreeSet<&str> = stuck.iter().map(|s| s.node.as_str()).filter(|n| !n.is_empty()).collect();
             Escalate::Quarantine { nodes: nodes.into_iter().map(str::to_string).collect() }
         }
-        // Only pods on a node can be deleted: a replacement that cannot be scheduled has none.
-        Escalation::Force if policy.force_allowed && stuck.iter().any(|s| !s.node.is_empty()) => {
+        // Only pods on a node can be deleted: a replacement that cannot be scheduled has none. Deleting a pod
+        // whose replacements land back on cordoned blue would only repeat.
+        Escalation::Force
+            if policy.force_allowed
+                && stuck.iter().any(|s| !s.node.is_empty())
+                && !stuck.iter().any(|s| s.landed_back) =>
+        {
             Escalate::Force { pods: stuck.iter().filter(|s| !s.node.is_empty()).map(|s| s.pod.clone()).collect() }
         }
         Escalation::Force | Escalation::Pause => {
             let extra = match policy.escalation {
                 Escalation::Force if !policy.force_allowed => {
                     " (escalation force is configured but force was not enabled for this run)"
+                }
+                Escalation::Force if stuck.iter().any(|s| s.landed_back) => {
+                    " (force deletes nothing here: the replacements of these pods land back on cordoned blue)"
                 }
                 Escalation::Force => " (force deletes pods on nodes only; these have none)",
                 _ => "",
@@ -147,12 +155,17 @@ mod tests {
         Stuck { pod: pod.into(), node: node.into(), pdb: None, reason: "budget".into(), landed_back: false }
     }
 
+    fn landed_back(pod: &str, node: &str) -> Stuck {
+        Stuck { landed_back: true, ..stuck(pod, node) }
+    }
+
     #[test]
     fn every_escalation() {
         let policy = |escalation, force_allowed| Policy { escalation, force_allowed, ..Policy::default() };
         let on_nodes = vec![stuck("a/x", "n2"), stuck("a/y", "n1"), stuck("a/z", "n2")];
         let unschedulable = vec![stuck("Deployment/a/web", "")];
         let mixed = vec![stuck("a/x", "n1"), stuck("Deployment/a/web", "")];
+        let back = vec![stuck("a/x", "n1"), landed_back("a/tolerant-1", "n2")];
         let block = |why: &str, extra: &str| Escalate::Block {
             reason: format!(
                 "batch 2 of 4: {why}{extra}; resolve the blockers and run `poolshift resume`, or `poolshift rollback`"
@@ -177,6 +190,21 @@ mod tests {
                 Escalate::Force { pods: vec!["a/x".into(), "a/y".into(), "a/z".into()] },
             ),
             (policy(Escalation::Force, true), &mixed, true, Escalate::Force { pods: vec!["a/x".into()] }),
+            (
+                policy(Escalation::Force, true),
+                &back,
+                true,
+                block(
+                    "drain timeout reached",
+                    " (force deletes nothing here: the replacements of these pods land back on cordoned blue)",
+                ),
+            ),
+            (
+                policy(Escalation::Quarantine, false),
+                &back,
+                false,
+                Escalate::Quarantine { nodes: vec!["n1".into(), "n2".into()] },
+            ),
             (
                 policy(Escalation::Force, true),
                 &unschedulable,

@@ -8,10 +8,10 @@ use std::time::Duration;
 use poolshift_provider_api::{ErrorKind, PoolState, PoolStatus, ProviderError};
 
 use super::drain::{DrainEnd, Scope};
+use super::decide::{self, Escalate, Gate};
 use super::{Engine, EngineError, Outcome, StepPoint, Summary, steps};
 use crate::model::checkpoint::{BatchState, Blocker, Phase, RollbackStep, RunStatus};
 use crate::model::plan::Disposition;
-use crate::model::policy::Escalation;
 use crate::model::version::Version;
 use crate::ports::report::Event;
 use crate::ports::{LockError, Stored};
@@ -49,37 +49,32 @@ impl Engine {
         loop {
             self.lock.renew(&self.holder).await?;
             self.poll_requests(st).await?;
-            if st.checkpoint.status == RunStatus::Aborted {
-                return Ok(Outcome::Aborted);
-            }
-            let rollback_asked = st.checkpoint.requests.rollback.is_some();
-            if rollback_asked && !matches!(st.checkpoint.phase, Phase::RollingBack { .. }) {
-                if steps::can_roll_back(&st.checkpoint.phase) {
+            match decide::gate(&st.checkpoint, self.interrupted()) {
+                Gate::Aborted => return Ok(Outcome::Aborted),
+                Gate::StartRollback => {
                     st.checkpoint.phase = Phase::RollingBack { step: RollbackStep::UncordonBlue };
                     st.checkpoint.requests.pause = None;
                     let now = self.now();
                     st.checkpoint.note(&now, "rollback started");
                     self.save(st).await?;
-                } else {
+                    continue;
+                }
+                Gate::IgnoreRollback => {
                     st.checkpoint.requests.rollback = None;
                     let now = self.now();
                     st.checkpoint.note(&now, "rollback request ignored: blue deletion already started");
                     self.save(st).await?;
+                    continue;
                 }
-            }
-            if (st.checkpoint.requests.pause.is_some() || self.interrupted())
-                && !matches!(st.checkpoint.phase, Phase::Done | Phase::RolledBack)
-            {
-                let reason = match &st.checkpoint.requests.pause {
-                    Some(r) => format!("paused by {} at {}", r.by, r.at),
-                    None => "interrupted (Ctrl-C)".to_string(),
-                };
-                st.checkpoint.status = RunStatus::Paused(reason.clone());
-                let now = self.now();
-                st.checkpoint.note(&now, reason.clone());
-                self.save(st).await?;
-                self.reporter.event(&Event::Paused { reason: reason.clone() });
-                return Ok(Outcome::Paused(reason));
+                Gate::Pause(reason) => {
+                    st.checkpoint.status = RunStatus::Paused(reason.clone());
+                    let now = self.now();
+                    st.checkpoint.note(&now, reason.clone());
+                    self.save(st).await?;
+                    self.reporter.event(&Event::Paused { reason: reason.clone() });
+                    return Ok(Outcome::Paused(reason));
+                }
+                Gate::Proceed => {}
             }
             let phase = st.checkpoint.phase.clone();
             let next = match phase {
@@ -496,16 +491,8 @@ impl Engine {
                         })
                         .collect();
                     st.checkpoint.batches[i].blockers = blockers.clone();
-                    let why = if timed_out { "drain timeout reached" } else { "pods cannot be moved" };
-                    match policy.escalation {
-                        Escalation::Quarantine => {
-                            let nodes: Vec<String> = stuck
-                                .iter()
-                                .map(|s| s.node.clone())
-                                .filter(|n| !n.is_empty())
-                                .collect::<std::collections::BTreeSet<_>>()
-                                .into_iter()
-                                .collect();
+                    match decide::escalate(&policy, i, of, &stuck, timed_out) {
+                        Escalate::Quarantine { nodes } => {
                             for n in &nodes {
                                 if !st.checkpoint.quarantined.contains(n) {
                                     st.checkpoint.quarantined.push(n.clone());
@@ -516,19 +503,18 @@ impl Engine {
                             b.to_move.clear();
                             b.landed_back.clear();
                             let now = self.now();
+                            let why = if timed_out { "drain timeout reached" } else { "pods cannot be moved" };
                             st.checkpoint
                                 .note(&now, format!("batch {}: {why}; quarantined {}", i + 1, nodes.join(", ")));
                             self.reporter.event(&Event::Blocked { blockers });
                             self.reporter.event(&Event::Quarantined { nodes });
                             return Ok(Ok(Some(steps::after_batch(&st.checkpoint, Some(i)))));
                         }
-                        // Deleting a pod whose replacements land back on cordoned blue would only repeat.
-                        Escalation::Force if policy.force_allowed && !stuck.iter().any(|s| s.landed_back) => {
-                            for s in stuck.iter().filter(|s| !s.node.is_empty()) {
-                                if let Some(p) = self.cluster.live().await?.pod(
-                                    s.pod.split_once('/').map_or("", |x| x.0),
-                                    s.pod.split_once('/').map_or("", |x| x.1),
-                                ) {
+                        Escalate::Force { pods } => {
+                            let live = self.cluster.live().await?;
+                            for s in stuck.iter().filter(|s| pods.contains(&s.pod)) {
+                                let Some((ns, name)) = s.pod.split_once('/') else { continue };
+                                if let Some(p) = live.pod(ns, name) {
                                     let r = crate::ports::PodRef {
                                         namespace: p.namespace.clone(),
                                         name: p.name.clone(),
@@ -542,22 +528,7 @@ impl Engine {
                             self.save(st).await?;
                             return Ok(Ok(None)); // drain the batch again: what is left now moves or goes
                         }
-                        Escalation::Force | Escalation::Pause => {
-                            let extra = match policy.escalation {
-                                Escalation::Force if policy.force_allowed => {
-                                    " (force deletes nothing here: the replacements of these pods land back on cordoned blue)"
-                                }
-                                Escalation::Force => {
-                                    " (escalation force is configured but force was not enabled for this run)"
-                                }
-                                _ => "",
-                            };
-                            let reason = format!(
-                                "batch {} of {of}: {why}{extra}; resolve the blockers and run `poolshift resume`, or `poolshift rollback`",
-                                i + 1
-                            );
-                            return Ok(Err(self.block(st, reason, blockers).await?));
-                        }
+                        Escalate::Block { reason } => return Ok(Err(self.block(st, reason, blockers).await?)),
                     }
                 }
             }

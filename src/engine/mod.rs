@@ -7,7 +7,7 @@
 
 mod abort;
 pub mod drain;
-pub mod decide;
+mod decide;
 mod flow;
 mod plan_check;
 mod retry;
