@@ -3,7 +3,7 @@
 //! alive is never pointed at `abort`, which would end its run.
 
 use super::connect::Selected;
-use super::error::CliError;
+use super::error::{Busy, CliError};
 use crate::model::checkpoint::Checkpoint;
 use crate::ports::lock::expiry_text;
 use crate::ports::{LeaseHolder, LockError};
@@ -35,27 +35,27 @@ fn unfinished_only(cp: &Checkpoint, selected: &Selected) -> CliError {
 
 /// The refusal while `lease` is held by a live agent, working on run `run` when known.
 pub fn busy(lease: &LeaseHolder, now: jiff::Timestamp, run: Option<&str>, selected: &Selected) -> CliError {
-    CliError::Busy {
+    CliError::Busy(Box::new(Busy {
         pool: selected.pool.name.clone(),
         run: run.map(|r| format!(" (run {r})")).unwrap_or_default(),
         holder: lease.holder.clone(),
         age_secs: lease.age(now).as_secs(),
         expires_at: expiry_text(lease.expires_at()),
         args: selected.args(),
-    }
+    }))
 }
 
 /// [`LockError::Held`] from the engine as the refusal, with the hints for `selected`.
 pub fn held(e: LockError, run: Option<&str>, selected: &Selected) -> CliError {
     match e {
-        LockError::Held { holder, age, expires_at, .. } => CliError::Busy {
+        LockError::Held { holder, age, expires_at, .. } => CliError::Busy(Box::new(Busy {
             pool: selected.pool.name.clone(),
             run: run.map(|r| format!(" (run {r})")).unwrap_or_default(),
             holder,
             age_secs: age.as_secs(),
             expires_at: expiry_text(expires_at),
             args: selected.args(),
-        },
+        })),
         other => CliError::Engine(other.into()),
     }
 }

@@ -52,10 +52,8 @@ pub enum CliError {
         "pool {pool} has an unfinished run {run} ({status} at phase {phase}): `poolshift resume {args}` continues it, `poolshift rollback {args}` undoes it, `poolshift abort {args}` ends it as it is"
     )]
     Unfinished { pool: String, run: String, phase: String, status: String, args: String },
-    #[error(
-        "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at})"
-    )]
-    Busy { pool: String, run: String, holder: String, age_secs: u64, expires_at: String, args: String },
+    #[error(transparent)]
+    Busy(Box<Busy>),
     #[error("no run to {action} for pool {pool}: no checkpoint at {location}")]
     NoRun { action: &'static str, pool: String, location: String },
     #[error("`{option}` is not available in this build of poolshift yet")]
@@ -79,6 +77,22 @@ pub enum CliError {
     PlanBlockers { count: usize },
 }
 
+/// Another agent holds the pool: who, since when it renewed, when its lease expires, what to do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at})"
+)]
+pub struct Busy {
+    pub pool: String,
+    /// ` (run ID)` when known, else empty.
+    pub run: String,
+    pub holder: String,
+    pub age_secs: u64,
+    pub expires_at: String,
+    /// `-c FILE [--pool NAME]` for the hints.
+    pub args: String,
+}
+
 impl CliError {
     pub fn exit(&self) -> Exit {
         match self {
@@ -89,7 +103,7 @@ impl CliError {
             | CliError::KubeConfig(_)
             | CliError::Provider(_)
             | CliError::Unfinished { .. }
-            | CliError::Busy { .. }
+            | CliError::Busy(_)
             | CliError::NoRun { .. }
             | CliError::NotBuiltOption { .. }
             | CliError::Snapshot { .. }

@@ -107,10 +107,11 @@ impl Engine {
             tracker.observe(&pods, &pdbs_by_ns, &policy.allow, now);
             let mut ledger_changed = false;
             if first {
-                // Before the first eviction: what must move is recorded, and what the other cordoned nodes
-                // hold now is what landing back is measured against.
+                // Before the first eviction: what must move is recorded (with the batch's entry, which may be
+                // new: Draining, started), and what the other cordoned nodes hold now is what landing back is
+                // measured against.
                 first = false;
-                ledger_changed |= ledger.record(tracker.movable_uids());
+                ledger_changed = ledger.record(tracker.movable_uids()) || scope.batch.is_some();
                 baseline_elsewhere = others.iter().flat_map(|n| live.pods_on(n)).map(|p| p.uid.clone()).collect();
             }
             for key in tracker.take_landed() {

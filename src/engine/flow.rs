@@ -440,11 +440,11 @@ impl Engine {
                 }
             }
             if batch.state == BatchState::Pending {
+                // Saved with the pods to move, by the drain before its first eviction.
                 let now = self.now();
                 let b = &mut st.checkpoint.batches[i];
                 b.state = BatchState::Draining;
                 b.started_at = Some(now);
-                self.save(st).await?;
             }
             // The pods the plan moves, counted as the plan summary counts them (DaemonSet, mirror, finished and
             // blocked pods stay).

@@ -62,11 +62,8 @@ pub enum LockError {
     Held {
         pool: String,
         holder: String,
-        /// When the holder took the lease.
-        since: Option<Timestamp>,
         /// Time since its last renewal.
         age: Duration,
-        ttl: Duration,
         /// When it expires unless renewed.
         expires_at: Option<Timestamp>,
     },
@@ -82,9 +79,7 @@ impl LockError {
         LockError::Held {
             pool: pool.to_string(),
             holder: lease.holder.clone(),
-            since: lease.since,
             age: lease.age(now),
-            ttl: lease.ttl,
             expires_at: lease.expires_at(),
         }
     }

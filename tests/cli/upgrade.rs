@@ -114,6 +114,7 @@ fn kill_9_at_several_points_then_resume_finishes_the_upgrade() {
     let s = cluster.status();
     assert_eq!(s["run"]["status"], "done");
     assert_eq!(s["run"]["batches_done"], 4);
+    assert_eq!(s["run"]["pods_moved"], 23, "pods moved before each kill count too");
 }
 
 #[test]
