@@ -100,7 +100,8 @@ fn measure(file: &Path, rehearse: bool) -> anyhow::Result<()> {
     drop(text);
     let read = started.elapsed();
     let target: TargetPolicy = "1.31.4".parse()?;
-    let plan: UpgradePlan = plan_offline("2026-01-01T00:00:00Z", "scale", &snapshot, POOL, &target, &Policy::default())?;
+    let plan: UpgradePlan =
+        plan_offline("2026-01-01T00:00:00Z", "scale", &snapshot, POOL, &target, &Policy::default())?;
     let planned = started.elapsed();
     let report = report::render(&plan, Format::Text)?;
     let total = started.elapsed();

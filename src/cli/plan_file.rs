@@ -22,11 +22,13 @@ pub fn write(path: &Path, plan: &UpgradePlan) -> Result<(), CliError> {
 pub fn read(path: &Path) -> Result<UpgradePlan, CliError> {
     let bad = |message: String| CliError::PlanFile { path: path.to_path_buf(), message };
     let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not JSON (line {}, column {}): {e}", e.line(), e.column())))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("not JSON (line {}, column {}): {e}", e.line(), e.column())))?;
     let schema = value.get("schema").and_then(serde_json::Value::as_u64);
     match schema {
-        None => return Err(bad("not a poolshift plan (no `schema`): write one with `poolshift plan --out FILE`".into())),
+        None => {
+            return Err(bad("not a poolshift plan (no `schema`): write one with `poolshift plan --out FILE`".into()));
+        }
         Some(s) if s != u64::from(PLAN_SCHEMA) => {
             return Err(bad(format!(
                 "plan schema {s}; this poolshift executes schema {PLAN_SCHEMA}: plan again with `poolshift plan --out FILE`"

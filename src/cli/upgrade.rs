@@ -112,7 +112,9 @@ async fn check_drift(
     let (fresh, snapshot) = match session.plan_and_snapshot(target, policy).await {
         Ok(x) => x,
         Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
-            super::write_stdout(format!("plan {}: refuses: pool {}: {e}\n", reviewed.plan_id, reviewed.pool).as_bytes())?;
+            super::write_stdout(
+                format!("plan {}: refuses: pool {}: {e}\n", reviewed.plan_id, reviewed.pool).as_bytes(),
+            )?;
             return Err(refuse(1));
         }
         Err(e) => return Err(e.into()),
@@ -120,12 +122,8 @@ async fn check_drift(
     let observed = Observed::from_plan(&fresh, &snapshot.pdbs);
     let check = StartCheck { policy_now: policy, now: session.engine.clock.now(), max_age: args.max_plan_age };
     let drift = drift::before_start(reviewed, &fresh, &observed, &check);
-    let mut out = format!(
-        "executing reviewed plan {} ({}), made at {}\n",
-        reviewed.plan_id,
-        file.display(),
-        reviewed.planned_at
-    );
+    let mut out =
+        format!("executing reviewed plan {} ({}), made at {}\n", reviewed.plan_id, file.display(), reviewed.planned_at);
     if drift == drift::Drift::default() {
         out.push_str("  the cluster and the provider match the plan\n");
     }
@@ -154,7 +152,9 @@ fn accept_blockers(plan: &UpgradePlan, args: &UpgradeArgs) -> Result<(), CliErro
     let then = match plan.policy.escalation {
         Escalation::Pause => "the run creates green, cordons blue and pauses at the first of them (exit 4)",
         Escalation::Quarantine => "their nodes stay cordoned with them and blue is not deleted until they are moved",
-        Escalation::Force if plan.policy.force_allowed => "they are deleted at the drain timeout, bypassing their budgets",
+        Escalation::Force if plan.policy.force_allowed => {
+            "they are deleted at the drain timeout, bypassing their budgets"
+        }
         Escalation::Force => "the run pauses at the first of them (force is not enabled: --force)",
     };
     let question = format!("The plan has {count} blocked pod(s): {then}. Start anyway?");

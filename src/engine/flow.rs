@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use poolshift_provider_api::{ErrorKind, PoolState, PoolStatus, ProviderError};
 
-use super::drain::{DrainEnd, Scope};
 use super::decide::{self, Escalate, Gate};
+use super::drain::{DrainEnd, Scope};
 use super::{Engine, EngineError, Outcome, StepPoint, Summary, steps};
 use crate::model::checkpoint::{BatchState, Blocker, Phase, RollbackStep, RunStatus};
 use crate::model::plan::Disposition;

@@ -6,8 +6,8 @@
 //! comes next); this module and [`drain`] perform them through the ports.
 
 mod abort;
-pub mod drain;
 mod decide;
+pub mod drain;
 mod flow;
 mod plan_check;
 mod retry;

@@ -180,13 +180,19 @@ pub fn before_start(reviewed: &UpgradePlan, fresh: &UpgradePlan, observed: &Obse
     if fresh.control_plane != reviewed.control_plane {
         drift.push(
             ChangeKind::ControlPlane,
-            format!("the control plane is at {} now; the plan was made at {}", fresh.control_plane, reviewed.control_plane),
+            format!(
+                "the control plane is at {} now; the plan was made at {}",
+                fresh.control_plane, reviewed.control_plane
+            ),
         );
     }
     if fresh.blue.version != reviewed.blue.version {
         drift.push(
             ChangeKind::BlueVersion,
-            format!("pool {} is at {} now; the plan upgrades it from {}", reviewed.pool, fresh.blue.version, reviewed.blue.version),
+            format!(
+                "pool {} is at {} now; the plan upgrades it from {}",
+                reviewed.pool, fresh.blue.version, reviewed.blue.version
+            ),
         );
     } else {
         let changed = changed_fields(&reviewed.blue, &fresh.blue);
@@ -208,7 +214,10 @@ pub fn before_start(reviewed: &UpgradePlan, fresh: &UpgradePlan, observed: &Obse
     } else {
         let changed = changed_fields(&reviewed.green, &fresh.green);
         if !changed.is_empty() {
-            drift.push(ChangeKind::GreenSpec, format!("green pool {}'s spec differs: {}", reviewed.green.name, changed.join("; ")));
+            drift.push(
+                ChangeKind::GreenSpec,
+                format!("green pool {}'s spec differs: {}", reviewed.green.name, changed.join("; ")),
+            );
         }
     }
     let normalise = |p: &Policy| Policy { force_allowed: false, ..p.clone() };
@@ -216,7 +225,11 @@ pub fn before_start(reviewed: &UpgradePlan, fresh: &UpgradePlan, observed: &Obse
     if !changed.is_empty() {
         drift.push(
             ChangeKind::Policy,
-            format!("pool {}'s policy in the configuration differs from the plan's: {}", reviewed.pool, changed.join("; ")),
+            format!(
+                "pool {}'s policy in the configuration differs from the plan's: {}",
+                reviewed.pool,
+                changed.join("; ")
+            ),
         );
     }
     let all: BTreeSet<&str> = reviewed.blue_nodes.iter().map(String::as_str).collect();
@@ -272,7 +285,10 @@ fn compare_cluster(
             None => drift.push(ChangeKind::PdbAdded, format!("PodDisruptionBudget {name} was added ({})", pdb.rule())),
             Some(old) if old != pdb => {
                 let changed = changed_fields(*old, *pdb);
-                drift.push(ChangeKind::PdbChanged, format!("PodDisruptionBudget {name} changed: {}", changed.join("; ")));
+                drift.push(
+                    ChangeKind::PdbChanged,
+                    format!("PodDisruptionBudget {name} changed: {}", changed.join("; ")),
+                );
             }
             Some(_) => {}
         }
@@ -319,7 +335,8 @@ fn compare_pods(drift: &mut Drift, before: &[&PlannedPod], after: &[&PlannedPod]
                 format!("pod {} appeared on blue node {} and is blocked: {reason}", p.key(), p.node),
             ),
             Disposition::Skip(_) => {}
-            _ => drift.push(ChangeKind::PodAdded, format!("pod {} appeared on blue node {}: it moves too", p.key(), p.node)),
+            _ => drift
+                .push(ChangeKind::PodAdded, format!("pod {} appeared on blue node {}: it moves too", p.key(), p.node)),
         }
     }
 }
@@ -329,7 +346,12 @@ fn disposition_change(drift: &mut Drift, old: &PlannedPod, now: &PlannedPod) {
         (Disposition::Blocked(_), Disposition::Blocked(_)) => {}
         (_, Disposition::Blocked(reason)) => drift.push(
             ChangeKind::PodBlocked,
-            format!("pod {} on node {} is blocked now: {reason} (planned: {})", now.key(), now.node, action(&old.disposition)),
+            format!(
+                "pod {} on node {} is blocked now: {reason} (planned: {})",
+                now.key(),
+                now.node,
+                action(&old.disposition)
+            ),
         ),
         (Disposition::Blocked(reason), d) => drift.push(
             ChangeKind::PodUnblocked,

@@ -33,7 +33,15 @@ fn a_reviewed_plan_refuses_material_drift_proceeds_on_benign_drift_and_is_what_r
     let plan = file.to_str().unwrap();
 
     // Material: a budget added for pods of the plan. Refused, listed, nothing changed.
-    cluster.served.kubectl_ok(&["create", "pdb", "worker", "-n", "batch", "--selector=app=worker", "--min-available=1"]);
+    cluster.served.kubectl_ok(&[
+        "create",
+        "pdb",
+        "worker",
+        "-n",
+        "batch",
+        "--selector=app=worker",
+        "--min-available=1",
+    ]);
     let o = cluster.run("upgrade", &["--yes", "--plan", plan]);
     let (out, err) = (stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(6), "stdout:\n{out}\nstderr:\n{err}");

@@ -48,7 +48,9 @@ fn an_unchanged_cluster_has_no_drift() {
 #[test]
 fn each_change_is_material_or_benign_as_documented() {
     type Change = fn(&mut Snapshot, &mut Policy, &mut String);
-    let cases: Vec<(&str, Change, Vec<ChangeKind>, Vec<ChangeKind>, &str)> = vec![
+    /// (what, the change, material kinds, benign kinds, a phrase the report says)
+    type Case = (&'static str, Change, Vec<ChangeKind>, Vec<ChangeKind>, &'static str);
+    let cases: Vec<Case> = vec![
         (
             "a pod replaced by its controller on the same node",
             |s, _, _| {
@@ -150,13 +152,7 @@ fn each_change_is_material_or_benign_as_documented() {
             vec![],
             "max_in_flight: 50 -> 5",
         ),
-        (
-            "force enabled for the run is not a policy change",
-            |_, p, _| p.force_allowed = true,
-            vec![],
-            vec![],
-            "",
-        ),
+        ("force enabled for the run is not a policy change", |_, p, _| p.force_allowed = true, vec![], vec![], ""),
         (
             "a newer control plane",
             |s, _, _| s.server_version = "v1.31.5".into(),
@@ -214,8 +210,7 @@ fn before_a_batch_only_the_remaining_nodes_and_their_pods_count() {
     let later: Vec<String> = reviewed.batches[1].nodes.clone();
     let snap = snapshot();
     let live = |drop: &[String], bless: &str| {
-        let blue: BTreeSet<String> =
-            reviewed.blue_nodes.iter().filter(|n| !drop.contains(n)).cloned().collect();
+        let blue: BTreeSet<String> = reviewed.blue_nodes.iter().filter(|n| !drop.contains(n)).cloned().collect();
         let mut pods: Vec<crate::model::snapshot::PodInfo> =
             snap.pods.iter().filter(|p| p.node.as_ref().is_some_and(|n| blue.contains(n))).cloned().collect();
         for p in pods.iter_mut().filter(|p| p.name == bless) {
@@ -240,7 +235,6 @@ fn before_a_batch_only_the_remaining_nodes_and_their_pods_count() {
     pods.retain(|p| p.node.as_ref().is_some_and(|n| blue.contains(n)));
     let refs: Vec<&crate::model::snapshot::PodInfo> = pods.iter().collect();
     let of_web_2 = reviewed.batches.iter().position(|b| b.pods.iter().any(|p| p.name == "web-2")).expect("planned");
-    let d =
-        before_batch(&reviewed, of_web_2, &Observed::from_live(blue, &refs, &snap.pdbs, &Policy::default().allow));
+    let d = before_batch(&reviewed, of_web_2, &Observed::from_live(blue, &refs, &snap.pdbs, &Policy::default().allow));
     assert_eq!(kinds(&d.benign), vec![ChangeKind::PodGone], "{d:#?}");
 }
