@@ -363,10 +363,6 @@ impl Tracker {
         self.pods.values().filter(|t| t.movable).all(|t| t.state == PodState::Gone)
     }
 
-    pub fn moved(&self) -> usize {
-        self.pods.values().filter(|t| t.movable && t.state == PodState::Gone).count()
-    }
-
     /// Earliest time a waiting pod may be retried.
     pub fn next_retry(&self) -> Option<Duration> {
         self.pods
@@ -419,4 +415,35 @@ pub fn qualify(workload: &str, namespace: &str) -> String {
 pub fn find_pdb<'a>(pdbs_by_ns: &'a PdbsByNs, key: &str) -> Option<&'a PdbInfo> {
     let (ns, name) = key.split_once('/')?;
     pdbs_by_ns.get(ns)?.iter().map(|p| &**p).find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(to_move: &[&str], landed_back: &[&str]) -> Ledger {
+        Ledger {
+            to_move: to_move.iter().map(|s| s.to_string()).collect(),
+            landed_back: landed_back.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn moved_counts_pods_gone_from_the_drained_nodes_less_replacements_that_landed_back() {
+        // a and b had to move; a is gone, b still there.
+        assert_eq!(ledger(&["a", "b"], &[]).moved(|u| u == "b"), 1);
+        // a's replacement a2 landed back on a cordoned node: a moved nowhere.
+        assert_eq!(ledger(&["a", "b"], &["a2"]).moved(|u| u == "b" || u == "a2"), 0);
+        // Resumed: a2, found on the batch's node, had to move too and is gone now; one pod moved in all.
+        assert_eq!(ledger(&["a", "a2", "b"], &["a2"]).moved(|u| u == "b"), 1);
+    }
+
+    #[test]
+    fn recording_twice_changes_nothing() {
+        let mut l = Ledger::default();
+        assert!(l.record(["a", "b"]));
+        assert!(!l.record(["b", "a"]));
+        assert!(l.landed("x"));
+        assert!(!l.landed("x"));
+    }
 }
