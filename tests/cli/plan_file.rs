@@ -33,15 +33,14 @@ fn a_reviewed_plan_refuses_material_drift_proceeds_on_benign_drift_and_is_what_r
     let plan = file.to_str().unwrap();
 
     // Material: a budget added for pods of the plan. Refused, listed, nothing changed.
-    cluster.served.kubectl_ok(&[
-        "create",
-        "pdb",
-        "worker",
-        "-n",
-        "batch",
-        "--selector=app=worker",
-        "--min-available=1",
-    ]);
+    // Posted as JSON: kubectl 1.36's `create pdb` sends protobuf, which kubesim does not read.
+    let pdb = cluster.dir.path().join("pdb.json");
+    let body = r#"{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "worker", "namespace": "batch"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "worker"}}}}"#;
+    std::fs::write(&pdb, body).unwrap();
+    let pdbs = "/apis/policy/v1/namespaces/batch/poddisruptionbudgets";
+    cluster.served.kubectl_ok(&["create", "--raw", pdbs, "-f", pdb.to_str().unwrap()]);
     let o = cluster.run("upgrade", &["--yes", "--plan", plan]);
     let (out, err) = (stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(6), "stdout:\n{out}\nstderr:\n{err}");
