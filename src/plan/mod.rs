@@ -232,4 +232,4 @@ pub(crate) fn index_pods(pods: &[PodInfo]) -> HashMap<&str, Vec<&PodInfo>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,7 @@ use crate::model::plan::{BlockReason, Disposition, Severity, SkipReason};
 use crate::model::policy::BatchSize;
 use crate::model::snapshot::{OwnerRef, PdbInfo, Resources};
 
-pub(super) fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
+pub(crate) fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),
         labels: [("pool".to_string(), pool.to_string()), ("topology.kubernetes.io/zone".to_string(), zone.to_string())]
@@ -24,7 +24,7 @@ pub(super) fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
     }
 }
 
-pub(super) fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str) -> PodInfo {
+pub(crate) fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str) -> PodInfo {
     PodInfo {
         namespace: ns.into(),
         name: name.into(),
@@ -50,7 +50,7 @@ pub(super) fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>,
     }
 }
 
-pub(super) fn pdb(
+pub(crate) fn pdb(
     ns: &str,
     name: &str,
     app: &str,
