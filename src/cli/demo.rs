@@ -129,9 +129,10 @@ pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
 async fn give_budgets_room(client: &kube::Client, blockers: &[Blocker]) -> Result<Vec<String>, CliError> {
     let mut scaled = Vec::new();
     for b in blockers {
-        let Some((ns, name)) = b.pod.split_once('/') else { continue };
+        let Some(key) = b.pod.pod() else { continue };
+        let ns = key.namespace.as_str();
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-        let Some(pod) = pods.get_opt(name).await? else { continue };
+        let Some(pod) = pods.get_opt(&key.name).await? else { continue };
         let Some(rs_ref) = pod.metadata.owner_references.iter().flatten().find(|r| r.kind == "ReplicaSet") else {
             continue;
         };

@@ -47,7 +47,7 @@ pub fn blocker_lines(blockers: &[Blocker], indent: &str) -> String {
         .iter()
         .map(|b| {
             let node = if b.node.is_empty() { String::new() } else { format!(" on {}", b.node) };
-            let pdb = b.pdb.as_deref().map(|p| format!(" (PDB {p})")).unwrap_or_default();
+            let pdb = b.pdb.as_ref().map(|p| format!(" (PDB {p})")).unwrap_or_default();
             format!("{indent}{}{node}{pdb}: {}\n", b.pod, b.reason)
         })
         .collect()

@@ -76,7 +76,7 @@ impl Reporter for TerminalProgress {
             Event::Blocked { blockers } => {
                 self.line(&format!("blocked: {} pod(s) cannot move", blockers.len()));
                 for b in blockers {
-                    let pdb = b.pdb.as_deref().map(|p| format!(", PDB {p}")).unwrap_or_default();
+                    let pdb = b.pdb.as_ref().map(|p| format!(", PDB {p}")).unwrap_or_default();
                     let node = if b.node.is_empty() { String::new() } else { format!(" on {}", b.node) };
                     self.line(&format!("  {}{node}{pdb}: {}", b.pod, b.reason));
                 }

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use super::steps;
 use super::tracker::Stuck;
-use crate::model::checkpoint::{Checkpoint, Phase, RunStatus};
+use crate::model::checkpoint::{Checkpoint, Phase, RollbackStep, RunStatus};
+use crate::model::identity::PodKey;
 use crate::model::policy::{Escalation, Policy};
 
 /// What the run loop does before the phase's own step.
@@ -46,13 +47,60 @@ pub fn gate(cp: &Checkpoint, interrupted: bool) -> Gate {
     Gate::Proceed
 }
 
+/// The step the run performs in its current phase (after the [`gate`] said proceed), and the phase it leads
+/// to when it succeeds, where that does not depend on what the step finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing to do in this phase: go on to the next.
+    Advance(Phase),
+    /// Ask the provider for the green pool (adopting one an earlier attempt created).
+    CreateGreen { then: Phase },
+    /// Wait for the provider and Kubernetes to report green and its nodes Ready.
+    WaitGreenReady { then: Phase },
+    /// Check green (versions, labels, taints) before anything moves.
+    ValidateGreen { then: Phase },
+    /// Freeze blue's autoscaling and cordon every blue node; the next phase is the first batch not done.
+    CordonBlue,
+    /// Drain batch `batch`; the drain decides what follows.
+    DrainBatch { batch: usize },
+    /// Wait `duration` (reading requests), then go on.
+    Soak { what: &'static str, duration: std::time::Duration, then: Phase },
+    /// Delete blue once no workload pod runs on it.
+    DeleteBlue { then: Phase },
+    /// Perform this rollback step.
+    Rollback(RollbackStep),
+    /// The run is over: record this status.
+    Finish(RunStatus),
+}
+
+/// The action of `cp`'s phase.
+pub fn action(cp: &Checkpoint) -> Action {
+    match &cp.phase {
+        Phase::Planned => Action::Advance(Phase::CreatingGreen),
+        Phase::CreatingGreen => Action::CreateGreen { then: Phase::WaitingGreenReady },
+        Phase::WaitingGreenReady => Action::WaitGreenReady { then: Phase::Validating },
+        Phase::Validating => Action::ValidateGreen { then: Phase::CordoningBlue },
+        Phase::CordoningBlue => Action::CordonBlue,
+        Phase::Draining { batch, .. } => Action::DrainBatch { batch: *batch },
+        Phase::PoolSoaking => Action::Soak {
+            what: "pool soak before deleting blue",
+            duration: cp.plan.policy.pool_soak,
+            then: Phase::DeletingBlue,
+        },
+        Phase::DeletingBlue => Action::DeleteBlue { then: Phase::Done },
+        Phase::Done => Action::Finish(RunStatus::Done),
+        Phase::RollingBack { step } => Action::Rollback(*step),
+        Phase::RolledBack => Action::Finish(RunStatus::RolledBack),
+    }
+}
+
 /// What to do with a batch whose pods cannot move now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Escalate {
     /// Leave these nodes cordoned with their pods, record them, go on with the next batch.
     Quarantine { nodes: Vec<String> },
     /// Delete these pods (bypassing their budgets), then drain the batch again.
-    Force { pods: Vec<String> },
+    Force { pods: Vec<PodKey> },
     /// Stop for an operator with this reason.
     Block { reason: String },
 }
@@ -73,7 +121,9 @@ pub fn escalate(policy: &Policy, batch: usize, of: usize, stuck: &[Stuck], timed
                 && stuck.iter().any(|s| !s.node.is_empty())
                 && !stuck.iter().any(|s| s.landed_back) =>
         {
-            Escalate::Force { pods: stuck.iter().filter(|s| !s.node.is_empty()).map(|s| s.pod.clone()).collect() }
+            Escalate::Force {
+                pods: stuck.iter().filter(|s| !s.node.is_empty()).filter_map(|s| s.pod.pod().cloned()).collect(),
+            }
         }
         Escalation::Force | Escalation::Pause => {
             let extra = match policy.escalation {
@@ -99,7 +149,7 @@ pub fn escalate(policy: &Policy, batch: usize, of: usize, stuck: &[Stuck], timed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::checkpoint::{Request, RollbackStep};
+    use crate::model::checkpoint::Request;
 
     fn checkpoint(phase: Phase) -> Checkpoint {
         let plan: crate::model::plan::UpgradePlan =
@@ -151,8 +201,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_action_of_every_phase() {
+        let soak = checkpoint(Phase::Planned).plan.policy.pool_soak;
+        let cases: Vec<(Phase, Action)> = vec![
+            (Phase::Planned, Action::Advance(Phase::CreatingGreen)),
+            (Phase::CreatingGreen, Action::CreateGreen { then: Phase::WaitingGreenReady }),
+            (Phase::WaitingGreenReady, Action::WaitGreenReady { then: Phase::Validating }),
+            (Phase::Validating, Action::ValidateGreen { then: Phase::CordoningBlue }),
+            (Phase::CordoningBlue, Action::CordonBlue),
+            (Phase::Draining { batch: 3, of: 5 }, Action::DrainBatch { batch: 3 }),
+            (
+                Phase::PoolSoaking,
+                Action::Soak { what: "pool soak before deleting blue", duration: soak, then: Phase::DeletingBlue },
+            ),
+            (Phase::DeletingBlue, Action::DeleteBlue { then: Phase::Done }),
+            (Phase::Done, Action::Finish(RunStatus::Done)),
+            (
+                Phase::RollingBack { step: RollbackStep::DeleteGreen },
+                Action::Rollback(RollbackStep::DeleteGreen),
+            ),
+            (Phase::RolledBack, Action::Finish(RunStatus::RolledBack)),
+        ];
+        for (phase, want) in cases {
+            assert_eq!(action(&checkpoint(phase.clone())), want, "{phase}");
+        }
+        assert!(soak > std::time::Duration::ZERO, "the golden plan soaks: the duration is the policy's");
+    }
+
     fn stuck(pod: &str, node: &str) -> Stuck {
-        Stuck { pod: pod.into(), node: node.into(), pdb: None, reason: "budget".into(), landed_back: false }
+        Stuck { pod: pod.parse().expect("a subject"), node: node.into(), pdb: None, reason: "budget".into(), landed_back: false }
+    }
+
+    fn key(pod: &str) -> PodKey {
+        pod.parse().expect("a pod key")
     }
 
     fn landed_back(pod: &str, node: &str) -> Stuck {
@@ -187,9 +269,9 @@ mod tests {
                 policy(Escalation::Force, true),
                 &on_nodes,
                 true,
-                Escalate::Force { pods: vec!["a/x".into(), "a/y".into(), "a/z".into()] },
+                Escalate::Force { pods: vec![key("a/x"), key("a/y"), key("a/z")] },
             ),
-            (policy(Escalation::Force, true), &mixed, true, Escalate::Force { pods: vec!["a/x".into()] }),
+            (policy(Escalation::Force, true), &mixed, true, Escalate::Force { pods: vec![key("a/x")] }),
             (
                 policy(Escalation::Force, true),
                 &back,

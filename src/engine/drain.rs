@@ -17,6 +17,7 @@ pub use machine::{Command, Drain, DrainEnd, DrainResult};
 
 use super::tracker::Ledger;
 use super::{Engine, EngineError, StepPoint};
+use crate::model::identity::PodKey;
 use crate::model::policy::Policy;
 use crate::ports::report::Event;
 use crate::ports::{ClusterError, EvictOutcome, Stored};
@@ -24,7 +25,7 @@ use crate::ports::{ClusterError, EvictOutcome, Stored};
 /// The shortest time between two passes over the batch's pods (see the wait at the end of the loop).
 const OBSERVE_EVERY: Duration = Duration::from_millis(100);
 
-type Pending = BoxFuture<'static, (String, Result<EvictOutcome, ClusterError>)>;
+type Pending = BoxFuture<'static, (PodKey, Result<EvictOutcome, ClusterError>)>;
 
 /// What a drain works on.
 pub(crate) struct Scope<'a> {
@@ -125,9 +126,9 @@ impl Engine {
                     }
                 }
                 Command::KeepLedger(ledger) => self.keep_ledger(st, scope.batch, &ledger).await?,
-                Command::Evict { key, pod } => {
+                Command::Evict(pod) => {
                     let cluster = self.cluster.clone();
-                    pending.push(Box::pin(async move { (key, cluster.evict(&pod, false).await) }));
+                    pending.push(Box::pin(async move { (pod.key(), cluster.evict(&pod, false).await) }));
                 }
                 Command::Finish(result) => return Ok(Some(result)),
                 Command::Housekeep => {}

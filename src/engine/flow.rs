@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use poolshift_provider_api::{ErrorKind, PoolState, PoolStatus, ProviderError};
 
-use super::decide::{self, Escalate, Gate};
+use super::decide::{self, Action, Escalate, Gate};
 use super::drain::{DrainEnd, Scope};
 use super::{Engine, EngineError, Outcome, StepPoint, Summary, steps};
 use crate::model::checkpoint::{BatchState, Blocker, Phase, RollbackStep, RunStatus};
+use crate::model::identity::Subject;
 use crate::model::plan::Disposition;
 use crate::model::version::Version;
 use crate::ports::report::Event;
@@ -76,58 +77,56 @@ impl Engine {
                 }
                 Gate::Proceed => {}
             }
-            let phase = st.checkpoint.phase.clone();
-            let next = match phase {
-                Phase::Planned => Some(Phase::CreatingGreen),
-                Phase::CreatingGreen => match self.create_green(st).await? {
-                    Ok(()) => Some(Phase::WaitingGreenReady),
+            let next = match decide::action(&st.checkpoint) {
+                Action::Advance(next) => Some(next),
+                Action::CreateGreen { then } => match self.create_green(st).await? {
+                    Ok(()) => Some(then),
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::WaitingGreenReady => match self.wait_green_ready(st).await? {
-                    Ok(true) => Some(Phase::Validating),
+                Action::WaitGreenReady { then } => match self.wait_green_ready(st).await? {
+                    Ok(true) => Some(then),
                     Ok(false) => continue, // a request arrived: handled at the top of the loop
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::Validating => match self.validate_green(st).await? {
-                    Ok(()) => Some(Phase::CordoningBlue),
+                Action::ValidateGreen { then } => match self.validate_green(st).await? {
+                    Ok(()) => Some(then),
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::CordoningBlue => {
+                Action::CordonBlue => {
                     self.cordon_blue(st).await?;
                     Some(steps::after_batch(&st.checkpoint, None))
                 }
-                Phase::Draining { batch, .. } => match self.drain_batch(st, batch).await? {
+                Action::DrainBatch { batch } => match self.drain_batch(st, batch).await? {
                     Ok(Some(next)) => Some(next),
                     Ok(None) => continue,
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::PoolSoaking => {
-                    let soak = st.checkpoint.plan.policy.pool_soak;
-                    if self.soak(st, soak, "pool soak before deleting blue").await? {
-                        Some(Phase::DeletingBlue)
+                Action::Soak { what, duration, then } => {
+                    if self.soak(st, duration, what).await? {
+                        Some(then)
                     } else {
                         continue;
                     }
                 }
-                Phase::DeletingBlue => match self.delete_blue(st).await? {
-                    Ok(()) => Some(Phase::Done),
+                Action::DeleteBlue { then } => match self.delete_blue(st).await? {
+                    Ok(()) => Some(then),
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::Done => {
-                    st.checkpoint.status = RunStatus::Done;
-                    self.save(st).await?;
-                    return Ok(Outcome::Done(self.summary(st)));
-                }
-                Phase::RollingBack { step } => match self.rollback_step(st, step).await? {
-                    Ok(next) => next,
-                    Err(outcome) => return Ok(outcome),
-                },
-                Phase::RolledBack => {
+                Action::Finish(RunStatus::RolledBack) => {
                     st.checkpoint.status = RunStatus::RolledBack;
                     st.checkpoint.requests.rollback = None;
                     self.save(st).await?;
                     return Ok(Outcome::RolledBack);
                 }
+                Action::Finish(status) => {
+                    st.checkpoint.status = status;
+                    self.save(st).await?;
+                    return Ok(Outcome::Done(self.summary(st)));
+                }
+                Action::Rollback(step) => match self.rollback_step(st, step).await? {
+                    Ok(next) => next,
+                    Err(outcome) => return Ok(outcome),
+                },
             };
             if let Some(next) = next {
                 st.checkpoint.phase = next.clone();
@@ -387,16 +386,10 @@ impl Engine {
             .map(|n| n.name.clone())
             .collect();
         blue.sort();
-        let planned: std::collections::BTreeSet<&String> =
-            st.checkpoint.batches.iter().flat_map(|b| &b.nodes).collect();
+        let planned: std::collections::BTreeSet<&String> = st.checkpoint.all_batch_nodes().collect();
         let extra: Vec<String> = blue.iter().filter(|n| !planned.contains(n)).cloned().collect();
         if !extra.is_empty() {
-            let index = st.checkpoint.batches.len();
-            st.checkpoint.batches.push(crate::model::checkpoint::BatchProgress {
-                index,
-                nodes: extra.clone(),
-                ..Default::default()
-            });
+            let index = st.checkpoint.add_batch(extra.clone());
             let now = self.now();
             st.checkpoint
                 .note(&now, format!("blue nodes added since planning join batch {}: {}", index + 1, extra.join(", ")));
@@ -454,11 +447,12 @@ impl Engine {
                 .batches
                 .get(i)
                 .map_or(0, |b| b.pods.iter().filter(|p| p.disposition == Disposition::Evict).count());
-            self.reporter.event(&Event::BatchStarted { batch: i, of, nodes: batch.nodes.clone(), pods: planned });
+            let nodes = st.checkpoint.batch_nodes(i).to_vec();
+            self.reporter.event(&Event::BatchStarted { batch: i, of, nodes: nodes.clone(), pods: planned });
             let started = self.clock.elapsed();
             // Every blue node is cordoned by now: a workload pod appearing on one during the drain landed back.
-            let blue: Vec<String> = st.checkpoint.batches.iter().flat_map(|b| b.nodes.iter().cloned()).collect();
-            let scope = Scope { nodes: &batch.nodes, cordoned: &blue, batch: Some(i) };
+            let blue: Vec<String> = st.checkpoint.all_batch_nodes().cloned().collect();
+            let scope = Scope { nodes: &nodes, cordoned: &blue, batch: Some(i) };
             let result = self.drain_nodes(st, &scope, &policy).await?;
             // The batch's count covers its earlier passes too (a crash, a pause): replace it in the total.
             let b = &mut st.checkpoint.batches[i];
@@ -512,9 +506,9 @@ impl Engine {
                         }
                         Escalate::Force { pods } => {
                             let live = self.cluster.live().await?;
-                            for s in stuck.iter().filter(|s| pods.contains(&s.pod)) {
-                                let Some((ns, name)) = s.pod.split_once('/') else { continue };
-                                if let Some(p) = live.pod(ns, name) {
+                            for s in stuck.iter() {
+                                let Some(key) = s.pod.pod().filter(|k| pods.contains(k)) else { continue };
+                                if let Some(p) = live.pod(key) {
                                     let r = crate::ports::PodRef {
                                         namespace: p.namespace.clone(),
                                         name: p.name.clone(),
@@ -575,7 +569,7 @@ impl Engine {
                 let skip = p.mirror || p.finished() || p.owner_kind() == Some("DaemonSet");
                 if !skip {
                     holding.push(Blocker {
-                        pod: p.key(),
+                        pod: Subject::Pod(p.pod_key()),
                         node: n.name.clone(),
                         pdb: None,
                         reason: "still running on blue".into(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
+use crate::model::identity::{PdbKey, PodKey, Subject, WorkloadKey};
 use crate::model::plan::{Disposition, SkipReason};
 use crate::model::policy::Allow;
 use crate::model::snapshot::{PdbInfo, PodInfo};
@@ -29,7 +30,7 @@ pub enum PodState {
     /// Gone (NotFound or a new UID under the same name).
     Gone,
     /// Will not be evicted: reason for the report.
-    Blocked { reason: String, pdb: Option<String> },
+    Blocked { reason: String, pdb: Option<PdbKey> },
     /// Appeared on a cordoned node after the drain started (a replacement scheduled back onto it): never
     /// evicted in this drain, never counted as moved, reported as a blocker.
     LandedBack { reason: String },
@@ -41,8 +42,8 @@ pub enum PodState {
 pub struct Tracked {
     pub pod: PodRef,
     pub node: String,
-    pub workload: Option<String>,
-    pub pdb: Option<String>,
+    pub workload: Option<WorkloadKey>,
+    pub pdb: Option<PdbKey>,
     /// Ready when last observed (an unready pod may be evictable without budget).
     pub ready: bool,
     pub state: PodState,
@@ -53,28 +54,29 @@ pub struct Tracked {
 /// The decision state of one batch.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    pub pods: BTreeMap<String, Tracked>,
+    pub pods: BTreeMap<PodKey, Tracked>,
     /// Workloads whose pods this batch evicted: the batch waits for them to be fully Ready again.
-    pub touched: BTreeSet<String>,
+    pub touched: BTreeSet<WorkloadKey>,
     /// Touched workloads seen with all their replicas Ready since their last eviction (the drain loop
     /// re-counts only the others, and all of them once more before it ends).
-    pub settled: BTreeSet<String>,
+    pub settled: BTreeSet<WorkloadKey>,
     /// Evictions accepted per PDB since the cached PDB had this resourceVersion: while the cache still shows
     /// that version, its `disruptionsAllowed` does not include them.
-    pending_by_pdb: HashMap<String, (String, u32)>,
+    pending_by_pdb: HashMap<PdbKey, (String, u32)>,
     /// Set after the first observation: from then on a new pod on the drained (cordoned) nodes is a
     /// replacement that landed back, not a pod to move.
     baseline_taken: bool,
     /// Pods (keys) found landed back since the drain loop last took them with [`Tracker::take_landed`].
-    landed: Vec<String>,
+    landed: Vec<PodKey>,
 }
 
 /// Why the batch cannot go on by itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stuck {
-    pub pod: String,
+    /// The pod, or the workload whose replacements did not come up.
+    pub pod: Subject,
     pub node: String,
-    pub pdb: Option<String>,
+    pub pdb: Option<PdbKey>,
     pub reason: String,
     /// A replacement that landed back on a cordoned node (or a pod held back because its workload's do):
     /// deleting it does not help, its replacement lands back again.
@@ -94,7 +96,7 @@ pub fn landed_back_reason(pod: &PodInfo, node: &str) -> String {
 }
 
 /// The reason given to the pods of a workload whose replacements land back on cordoned nodes.
-fn held_back_reason(workload: &str) -> String {
+fn held_back_reason(workload: &WorkloadKey) -> String {
     format!(
         "not evicted: replacements of {workload} land back on cordoned blue nodes (it tolerates the unschedulable taint), so evicting moves nothing"
     )
@@ -160,9 +162,9 @@ impl Tracker {
         let new: Vec<&Arc<PodInfo>> =
             live_pods.iter().filter(|p| !known.contains(&(p.namespace.as_str(), p.name.as_str()))).collect();
         drop(known);
-        let mut held_back: BTreeSet<String> = BTreeSet::new();
+        let mut held_back: BTreeSet<WorkloadKey> = BTreeSet::new();
         for p in new {
-            let key = p.key();
+            let key = p.pod_key();
             let pdbs: Vec<&PdbInfo> =
                 pdbs_by_ns.get(&p.namespace).into_iter().flatten().map(|d| &**d).filter(|d| d.selects(p)).collect();
             let disposition = classify(p, &pdbs, allow);
@@ -172,8 +174,8 @@ impl Tracker {
                 _ if self.baseline_taken => {
                     let node = p.node.clone().unwrap_or_default();
                     self.landed.push(key.clone());
-                    if let Some(w) = &p.workload {
-                        held_back.insert(qualify(w, &p.namespace));
+                    if let Some(w) = p.workload_key() {
+                        held_back.insert(w);
                     }
                     (PodState::LandedBack { reason: landed_back_reason(p, &node) }, false)
                 }
@@ -181,7 +183,7 @@ impl Tracker {
                 _ if p.terminating => (PodState::Evicted { at: now }, true),
                 Disposition::Evict => (PodState::Waiting { not_before: Duration::ZERO, attempts: 0, last: None }, true),
                 Disposition::Blocked(r) => {
-                    (PodState::Blocked { reason: r.to_string(), pdb: pdbs.first().map(|d| d.key()) }, false)
+                    (PodState::Blocked { reason: r.to_string(), pdb: pdbs.first().map(|d| d.pdb_key()) }, false)
                 }
                 Disposition::WaitForCompletion => {
                     (PodState::Blocked { reason: "Job pod: waiting for it to complete".into(), pdb: None }, false)
@@ -192,8 +194,8 @@ impl Tracker {
                 Tracked {
                     pod: PodRef { namespace: p.namespace.clone(), name: p.name.clone(), uid: p.uid.clone() },
                     node: p.node.clone().unwrap_or_default(),
-                    workload: p.workload.clone().map(|w| qualify(&w, &p.namespace)),
-                    pdb: pdbs.first().map(|d| d.key()),
+                    workload: p.workload_key(),
+                    pdb: pdbs.first().map(|d| d.pdb_key()),
                     ready: p.ready,
                     state,
                     movable,
@@ -209,9 +211,9 @@ impl Tracker {
 
     /// Stops evicting the pods of `workload` (qualified key) still waiting: its replacements land back on
     /// cordoned nodes, so evicting them would move nothing and could go on for ever.
-    pub fn hold_back(&mut self, workload: &str) {
+    pub fn hold_back(&mut self, workload: &WorkloadKey) {
         for t in self.pods.values_mut() {
-            if t.workload.as_deref() == Some(workload) && matches!(t.state, PodState::Waiting { .. }) {
+            if t.workload.as_ref() == Some(workload) && matches!(t.state, PodState::Waiting { .. }) {
                 t.state = PodState::HeldBack { reason: held_back_reason(workload) };
                 t.movable = false;
             }
@@ -219,7 +221,7 @@ impl Tracker {
     }
 
     /// Keys of the pods found landed back since the last call.
-    pub fn take_landed(&mut self) -> Vec<String> {
+    pub fn take_landed(&mut self) -> Vec<PodKey> {
         std::mem::take(&mut self.landed)
     }
 
@@ -235,18 +237,18 @@ impl Tracker {
         now: Duration,
         in_flight_limit: usize,
         pdbs_by_ns: &PdbsByNs,
-        workload_unavailable: &dyn Fn(&str) -> Option<(i32, i32)>,
-    ) -> Vec<String> {
+        workload_unavailable: &dyn Fn(&WorkloadKey) -> Option<(i32, i32)>,
+    ) -> Vec<PodKey> {
         let in_flight = self.pods.values().filter(|t| matches!(t.state, PodState::InFlight { .. })).count();
         let mut room = in_flight_limit.saturating_sub(in_flight);
-        let mut budget_used: HashMap<String, i64> = HashMap::new();
-        let mut workload_used: HashMap<String, i32> = HashMap::new();
+        let mut budget_used: HashMap<&PdbKey, i64> = HashMap::new();
+        let mut workload_used: HashMap<&WorkloadKey, i32> = HashMap::new();
         for t in self.pods.values().filter(|t| matches!(t.state, PodState::InFlight { .. })) {
             if let Some(p) = &t.pdb {
-                *budget_used.entry(p.clone()).or_default() += 1;
+                *budget_used.entry(p).or_default() += 1;
             }
             if let Some(w) = &t.workload {
-                *workload_used.entry(w.clone()).or_default() += 1;
+                *workload_used.entry(w).or_default() += 1;
             }
         }
         let mut out = Vec::new();
@@ -278,7 +280,7 @@ impl Tracker {
                         if allowed - used <= 0 {
                             continue;
                         }
-                        *budget_used.entry(pdb_key.clone()).or_default() += 1;
+                        *budget_used.entry(pdb_key).or_default() += 1;
                     }
                 }
                 None => {
@@ -290,7 +292,7 @@ impl Tracker {
                         if unavailable + used >= limit {
                             continue;
                         }
-                        *workload_used.entry(w.clone()).or_default() += 1;
+                        *workload_used.entry(w).or_default() += 1;
                     }
                 }
             }
@@ -300,7 +302,7 @@ impl Tracker {
         out
     }
 
-    pub fn mark_in_flight(&mut self, key: &str) {
+    pub fn mark_in_flight(&mut self, key: &PodKey) {
         if let Some(t) = self.pods.get_mut(key)
             && let PodState::Waiting { attempts, .. } = t.state
         {
@@ -310,7 +312,7 @@ impl Tracker {
 
     /// The eviction was accepted. `pdb_rv` is the resourceVersion of the pod's PDB in the cache when the
     /// eviction was sent.
-    pub fn evicted(&mut self, key: &str, now: Duration, pdb_rv: Option<&str>) {
+    pub fn evicted(&mut self, key: &PodKey, now: Duration, pdb_rv: Option<&str>) {
         if let Some(t) = self.pods.get_mut(key) {
             t.state = PodState::Evicted { at: now };
             if let Some(w) = &t.workload {
@@ -327,14 +329,14 @@ impl Tracker {
         }
     }
 
-    pub fn gone(&mut self, key: &str) {
+    pub fn gone(&mut self, key: &PodKey) {
         if let Some(t) = self.pods.get_mut(key) {
             t.state = PodState::Gone;
         }
     }
 
     /// Try again later (429, transient error).
-    pub fn retry(&mut self, key: &str, not_before: Duration, message: String) {
+    pub fn retry(&mut self, key: &PodKey, not_before: Duration, message: String) {
         if let Some(t) = self.pods.get_mut(key) {
             let attempts = match t.state {
                 PodState::InFlight { attempts } | PodState::Waiting { attempts, .. } => attempts,
@@ -344,14 +346,14 @@ impl Tracker {
         }
     }
 
-    pub fn block(&mut self, key: &str, reason: String) {
+    pub fn block(&mut self, key: &PodKey, reason: String) {
         if let Some(t) = self.pods.get_mut(key) {
             t.state = PodState::Blocked { reason, pdb: t.pdb.clone() };
             t.movable = false;
         }
     }
 
-    pub fn attempts(&self, key: &str) -> u32 {
+    pub fn attempts(&self, key: &PodKey) -> u32 {
         match self.pods.get(key).map(|t| &t.state) {
             Some(PodState::InFlight { attempts } | PodState::Waiting { attempts, .. }) => *attempts,
             _ => 0,
@@ -393,7 +395,13 @@ impl Tracker {
                     }
                     _ => return None,
                 };
-                Some(Stuck { pod: key.clone(), node: t.node.clone(), pdb: t.pdb.clone(), reason, landed_back })
+                Some(Stuck {
+                    pod: Subject::Pod(key.clone()),
+                    node: t.node.clone(),
+                    pdb: t.pdb.clone(),
+                    reason,
+                    landed_back,
+                })
             })
             .collect()
     }
@@ -404,17 +412,8 @@ impl Tracker {
     }
 }
 
-/// `Deployment/web` in namespace `shop` -> `Deployment/shop/web` (the live view's workload key).
-pub fn qualify(workload: &str, namespace: &str) -> String {
-    match workload.split_once('/') {
-        Some((kind, name)) if !name.contains('/') => format!("{kind}/{namespace}/{name}"),
-        _ => workload.to_string(),
-    }
-}
-
-pub fn find_pdb<'a>(pdbs_by_ns: &'a PdbsByNs, key: &str) -> Option<&'a PdbInfo> {
-    let (ns, name) = key.split_once('/')?;
-    pdbs_by_ns.get(ns)?.iter().map(|p| &**p).find(|p| p.name == name)
+pub fn find_pdb<'a>(pdbs_by_ns: &'a PdbsByNs, key: &PdbKey) -> Option<&'a PdbInfo> {
+    pdbs_by_ns.get(&key.namespace)?.iter().map(|p| &**p).find(|p| p.name == key.name)
 }
 
 #[cfg(test)]

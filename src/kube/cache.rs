@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use super::slim::SlimPod;
+use crate::model::identity::{PodKey, WorkloadKey, WorkloadRef};
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo};
 use crate::ports::{ClusterError, LiveView, Replicas};
 
@@ -431,11 +432,11 @@ impl Index {
 
     /// A pod's workload as the snapshot shows it: its controller, or for a ReplicaSet owned by a Deployment,
     /// the Deployment.
-    fn workload_of(&self, p: &PodInfo) -> Option<String> {
+    fn workload_of(&self, p: &PodInfo) -> Option<WorkloadRef> {
         let c = p.controller.as_ref()?;
         match self.deployment_of_rs(&c.uid).filter(|_| c.kind == "ReplicaSet") {
-            Some(d) => Some(format!("Deployment/{d}")),
-            None => Some(format!("{}/{}", c.kind, c.name)),
+            Some(d) => Some(WorkloadRef::new("Deployment", d)),
+            None => Some(WorkloadRef::new(&c.kind, &c.name)),
         }
     }
 
@@ -446,19 +447,21 @@ impl Index {
     /// The keys of a workload's pods, unordered: a Deployment's through its ReplicaSets (a pod has one
     /// controller, so no key comes twice); a ReplicaSet's only when no Deployment controls it (its pods then
     /// belong to the Deployment).
-    fn workload_keys<'a>(&'a self, workload: &str) -> Box<dyn Iterator<Item = &'a String> + 'a> {
-        if workload.starts_with("Deployment/") {
+    fn workload_keys<'a>(&'a self, workload: &WorkloadKey) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        // The indexes are keyed by the workload's printed name.
+        let index_key = workload.to_string();
+        if workload.kind == "Deployment" {
             return Box::new(
                 self.deployment_rss
-                    .get(workload)
+                    .get(&index_key)
                     .into_iter()
                     .flatten()
                     .filter_map(|uid| self.pods_by_owner_uid.get(uid))
                     .flatten(),
             );
         }
-        let of_rs = workload.starts_with("ReplicaSet/");
-        Box::new(self.pods_by_controller.get(workload).into_iter().flatten().filter(move |k| {
+        let of_rs = workload.kind == "ReplicaSet";
+        Box::new(self.pods_by_controller.get(&index_key).into_iter().flatten().filter(move |k| {
             !of_rs
                 || self
                     .pods
@@ -468,21 +471,23 @@ impl Index {
         }))
     }
 
-    fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>> {
+    fn pods_of(&self, workload: &WorkloadKey) -> Vec<Arc<PodInfo>> {
         let mut keys: Vec<&String> = self.workload_keys(workload).collect();
         keys.sort();
         self.pods_for(keys)
     }
 
-    fn replicas(&self, workload: &str) -> Replicas {
+    fn replicas(&self, workload: &WorkloadKey) -> Replicas {
         let mut r = Replicas::default();
-        if workload.starts_with("Deployment/") {
+        if workload.kind == "Deployment" {
             // From the counters: no pod is visited.
-            for uid in self.deployment_rss.get(workload).into_iter().flatten() {
+            for uid in self.deployment_rss.get(&workload.to_string()).into_iter().flatten() {
                 r.ready += self.ready_by_owner_uid.get(uid).copied().unwrap_or(0);
                 for k in self.unschedulable_by_owner_uid.get(uid).into_iter().flatten() {
-                    if let Some(msg) = self.pods.get(k).and_then(|p| p.unschedulable.clone()) {
-                        r.unschedulable.push((k.clone(), msg));
+                    if let Some(p) = self.pods.get(k)
+                        && let Some(msg) = p.unschedulable.clone()
+                    {
+                        r.unschedulable.push((p.pod_key(), msg));
                     }
                 }
             }
@@ -493,7 +498,7 @@ impl Index {
                 r.ready += 1;
             }
             if let Some(msg) = &p.unschedulable {
-                r.unschedulable.push((p.key(), msg.clone()));
+                r.unschedulable.push((p.pod_key(), msg.clone()));
             }
         }
         r
@@ -644,16 +649,16 @@ impl LiveView for LiveCache {
         }
     }
 
-    fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>> {
+    fn pods_of(&self, workload: &WorkloadKey) -> Vec<Arc<PodInfo>> {
         self.shared.read().pods_of(workload)
     }
 
-    fn replicas(&self, workload: &str) -> Replicas {
+    fn replicas(&self, workload: &WorkloadKey) -> Replicas {
         self.shared.read().replicas(workload)
     }
 
-    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>> {
-        self.shared.read().pods.get(&format!("{namespace}/{name}")).cloned()
+    fn pod(&self, key: &PodKey) -> Option<Arc<PodInfo>> {
+        self.shared.read().pods.get(&key.to_string()).cloned()
     }
 
     fn pdbs(&self, namespace: &str) -> Vec<Arc<PdbInfo>> {
@@ -664,8 +669,8 @@ impl LiveView for LiveCache {
         self.shared.read().nodes.values().cloned().collect()
     }
 
-    fn scale(&self, workload: &str) -> Option<i32> {
-        self.shared.read().scales.get(workload).copied()
+    fn scale(&self, workload: &WorkloadKey) -> Option<i32> {
+        self.shared.read().scales.get(&workload.to_string()).copied()
     }
 
     /// Returns at once if anything changed since the last call returned (or, on the first call, since the
@@ -687,6 +692,10 @@ mod tests {
     use super::*;
     use crate::model::snapshot::{OwnerRef, Resources};
 
+    fn wk(s: &str) -> WorkloadKey {
+        s.parse().expect("a workload key")
+    }
+
     fn pod(name: &str, node: &str, owner: (&str, &str, &str), uid: &str) -> PodInfo {
         PodInfo {
             namespace: "shop".into(),
@@ -698,7 +707,7 @@ mod tests {
             terminating: false,
             labels: BTreeMap::new(),
             controller: Some(OwnerRef { kind: owner.0.into(), name: owner.1.into(), uid: owner.2.into() }),
-            workload: Some(format!("{}/{}", owner.0, owner.1)),
+            workload: Some(WorkloadRef::new(owner.0, owner.1)),
             requests: Resources::default(),
             empty_dir: false,
             pvcs: vec![],
@@ -733,17 +742,17 @@ mod tests {
         idx.apply(Obj::Pod(pod("web-1", "n1", ("ReplicaSet", "web-abc", "rs1"), "p1")));
         idx.apply(Obj::Pod(pod("bare-1", "n1", ("ReplicaSet", "bare", "rs2"), "p2")));
         // Before the ReplicaSet is known the pod belongs to it.
-        assert_eq!(names(&idx.pods_of("ReplicaSet/shop/web-abc")), ["web-1"]);
+        assert_eq!(names(&idx.pods_of(&wk("ReplicaSet/shop/web-abc"))), ["web-1"]);
         idx.apply(rs("web-abc", "rs1", Some("web")));
         idx.apply(rs("bare", "rs2", None));
-        assert_eq!(names(&idx.pods_of("Deployment/shop/web")), ["web-1"]);
-        assert!(idx.pods_of("ReplicaSet/shop/web-abc").is_empty());
-        assert_eq!(names(&idx.pods_of("ReplicaSet/shop/bare")), ["bare-1"]);
-        assert_eq!(idx.pods["shop/web-1"].workload.as_deref(), Some("Deployment/web"));
+        assert_eq!(names(&idx.pods_of(&wk("Deployment/shop/web"))), ["web-1"]);
+        assert!(idx.pods_of(&wk("ReplicaSet/shop/web-abc")).is_empty());
+        assert_eq!(names(&idx.pods_of(&wk("ReplicaSet/shop/bare"))), ["bare-1"]);
+        assert_eq!(idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(), Some("Deployment/web"));
         assert_eq!(idx.scales.get("ReplicaSet/shop/web-abc"), Some(&2));
         // The ReplicaSet leaves: its pod is its own controller's again.
         idx.delete(&rs("web-abc", "rs1", Some("web")));
-        assert_eq!(idx.pods["shop/web-1"].workload.as_deref(), Some("ReplicaSet/web-abc"));
+        assert_eq!(idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(), Some("ReplicaSet/web-abc"));
     }
 
     #[test]
@@ -760,11 +769,11 @@ mod tests {
         assert_eq!(idx.scales.get("ReplicaSet/shop/web-abc"), Some(&5));
         // Orphaned (the Deployment let it go), then adopted by another one: the pod follows each time.
         idx.apply(rs("web-abc", "rs1", None));
-        assert_eq!(idx.pods["shop/web-1"].workload.as_deref(), Some("ReplicaSet/web-abc"));
-        assert_eq!(names(&idx.pods_of("ReplicaSet/shop/web-abc")), ["web-1"]);
+        assert_eq!(idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(), Some("ReplicaSet/web-abc"));
+        assert_eq!(names(&idx.pods_of(&wk("ReplicaSet/shop/web-abc"))), ["web-1"]);
         idx.apply(rs("web-abc", "rs1", Some("api")));
         assert_eq!(names(&idx.pods_of("Deployment/shop/api")), ["web-1"]);
-        assert!(idx.pods_of("Deployment/shop/web").is_empty());
+        assert!(idx.pods_of(&wk("Deployment/shop/web")).is_empty());
     }
 
     #[test]
@@ -829,7 +838,7 @@ mod tests {
         idx.delete(&Obj::Pod(ready("web-2", "p2", ("web-def", "rs2"))));
         assert_eq!(idx.replicas("Deployment/shop/web").ready, 1);
         // The counters agree with counting the pods one by one.
-        let counted = idx.pods_of("Deployment/shop/web").iter().filter(|p| p.ready && !p.terminating).count();
+        let counted = idx.pods_of(&wk("Deployment/shop/web")).iter().filter(|p| p.ready && !p.terminating).count();
         assert_eq!(counted, 1);
         assert!(!idx.ready_by_owner_uid.contains_key("rs1"));
     }

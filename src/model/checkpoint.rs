@@ -4,6 +4,7 @@
 use poolshift_provider_api::AutoscalingSettings;
 use serde::{Deserialize, Serialize};
 
+use super::identity::{PdbKey, Subject};
 use super::plan::UpgradePlan;
 
 pub const CHECKPOINT_SCHEMA: u32 = 1;
@@ -53,12 +54,7 @@ impl Checkpoint {
         let batches = plan
             .batches
             .iter()
-            .map(|b| BatchProgress {
-                index: b.index,
-                nodes: b.nodes.clone(),
-                state: BatchState::Pending,
-                ..Default::default()
-            })
+            .map(|b| BatchProgress { index: b.index, state: BatchState::Pending, ..Default::default() })
             .collect();
         Self {
             schema: CHECKPOINT_SCHEMA,
@@ -89,6 +85,27 @@ impl Checkpoint {
             let drop = self.history.len() - HISTORY_LIMIT;
             self.history.drain(..drop);
         }
+    }
+
+    /// The nodes of batch `i`: the plan's (the checkpoint does not repeat them), or for a batch added at the
+    /// cordon (blue nodes that joined after planning), the ones recorded with it.
+    pub fn batch_nodes(&self, i: usize) -> &[String] {
+        match self.plan.batches.get(i) {
+            Some(b) => &b.nodes,
+            None => self.batches.get(i).map(|b| b.added_nodes.as_slice()).unwrap_or_default(),
+        }
+    }
+
+    /// Every node of every batch, in batch order.
+    pub fn all_batch_nodes(&self) -> impl Iterator<Item = &String> {
+        (0..self.batches.len()).flat_map(|i| self.batch_nodes(i))
+    }
+
+    /// Adds a batch of blue nodes the plan does not know (they joined after planning); its index.
+    pub fn add_batch(&mut self, nodes: Vec<String>) -> usize {
+        let index = self.batches.len();
+        self.batches.push(BatchProgress { index, added_nodes: nodes, ..Default::default() });
+        index
     }
 
     /// The run is over: nothing more will happen without a new `upgrade`.
@@ -170,7 +187,11 @@ pub enum BatchState {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchProgress {
     pub index: usize,
-    pub nodes: Vec<String>,
+    /// Only for a batch the plan does not have (blue nodes that joined after planning): its nodes. A planned
+    /// batch's nodes are the plan's ([`Checkpoint::batch_nodes`]); a checkpoint of schema 1 written before
+    /// this repeated them here as `nodes`, which reads back the same way.
+    #[serde(default, alias = "nodes", skip_serializing_if = "Vec::is_empty")]
+    pub added_nodes: Vec<String>,
     pub state: BatchState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -194,10 +215,11 @@ pub struct BatchProgress {
 /// A pod that could not be moved, with the PDB and the server's own message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocker {
-    pub pod: String,
+    /// The pod (`namespace/name`), or the workload (`Kind/namespace/name`) whose replacements did not come up.
+    pub pod: Subject,
     pub node: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdb: Option<String>,
+    pub pdb: Option<PdbKey>,
     pub reason: String,
 }
 

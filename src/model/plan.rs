@@ -5,6 +5,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use poolshift_provider_api::{PoolDescription, PoolSpec};
 use serde::{Deserialize, Serialize};
 
+use super::identity::{PdbKey, WorkloadRef};
 use super::policy::Policy;
 use super::review::Review;
 use super::snapshot::PdbInfo;
@@ -65,8 +66,8 @@ impl UpgradePlan {
 /// A PodDisruptionBudget's rule as planned (its spec; its status changes all the time and is not kept).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedPdb {
-    /// `namespace/name`.
-    pub name: String,
+    /// Serialized `namespace/name`.
+    pub name: PdbKey,
     /// `None` selects nothing (policy/v1).
     pub selector: Option<LabelSelector>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,7 +98,7 @@ impl PlannedPdb {
 
     pub fn of(pdb: &PdbInfo) -> Self {
         Self {
-            name: pdb.key(),
+            name: pdb.pdb_key(),
             selector: pdb.selector.clone(),
             min_available: pdb.min_available.clone(),
             max_unavailable: pdb.max_unavailable.clone(),
@@ -129,7 +130,7 @@ pub struct PlannedPod {
     pub node: String,
     /// `Deployment/web`, `StatefulSet/db`, `ReplicaSet/x`, or none for a bare pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload: Option<String>,
+    pub workload: Option<WorkloadRef>,
     /// `namespace/name` of the PDB that guards it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pdb: Option<String>,

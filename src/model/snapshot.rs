@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use poolshift_provider_api::{NodeMatcher, OfferedVersions, PoolDescription};
 
+use super::identity::{PdbKey, PodKey, WorkloadKey, WorkloadRef};
 use super::quantity;
 
 pub const SNAPSHOT_SCHEMA: u32 = 1;
@@ -130,7 +131,7 @@ pub struct PodInfo {
     pub controller: Option<OwnerRef>,
     /// For pods of a ReplicaSet owned by a Deployment: the Deployment (`Deployment/name`), as the PDB finders do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload: Option<String>,
+    pub workload: Option<WorkloadRef>,
     pub requests: Resources,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub empty_dir: bool,
@@ -171,6 +172,15 @@ impl PodInfo {
         format!("{}/{}", self.namespace, self.name)
     }
 
+    pub fn pod_key(&self) -> PodKey {
+        PodKey::new(&self.namespace, &self.name)
+    }
+
+    /// The pod's workload in its namespace (`Deployment/shop/web`).
+    pub fn workload_key(&self) -> Option<WorkloadKey> {
+        self.workload.as_ref().map(|w| w.in_namespace(&self.namespace))
+    }
+
     pub fn finished(&self) -> bool {
         self.phase == "Succeeded" || self.phase == "Failed"
     }
@@ -209,6 +219,10 @@ pub struct PdbInfo {
 impl PdbInfo {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    pub fn pdb_key(&self) -> PdbKey {
+        PdbKey::new(&self.namespace, &self.name)
     }
 
     /// Does this PDB select `pod` (same namespace, label selector)?
@@ -319,7 +333,7 @@ impl From<&Pod> for PodInfo {
                 .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
             terminating: p.metadata.deletion_timestamp.is_some(),
             labels: p.metadata.labels.clone().unwrap_or_default(),
-            workload: controller.as_ref().map(|c| format!("{}/{}", c.kind, c.name)),
+            workload: controller.as_ref().map(|c| WorkloadRef::new(&c.kind, &c.name)),
             controller,
             requests,
             empty_dir: volumes.is_some_and(|v| v.iter().any(|v| v.empty_dir.is_some())),
@@ -500,9 +514,9 @@ impl Snapshot {
 
 /// Resolves pods of Deployment-owned ReplicaSets to their Deployment (`workload`), using the ReplicaSets' owners.
 fn resolve_workloads(pods: &mut [PodInfo], controllers: &[ControllerInfo]) {
-    let owner_of: BTreeMap<&str, String> = controllers
+    let owner_of: BTreeMap<&str, WorkloadRef> = controllers
         .iter()
-        .filter_map(|c| Some((c.uid.as_str(), format!("Deployment/{}", c.deployment.as_deref()?))))
+        .filter_map(|c| Some((c.uid.as_str(), WorkloadRef::new("Deployment", c.deployment.as_deref()?))))
         .filter(|(uid, _)| !uid.is_empty())
         .collect();
     for p in pods {

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::classify::classify;
 use super::pdb_index::PdbIndex;
+use crate::model::identity::PdbKey;
 use crate::model::plan::{Disposition, PlannedPdb, PlannedPod, UpgradePlan};
 use crate::model::policy::{Allow, Policy};
 use crate::model::snapshot::{PdbInfo, PodInfo};
@@ -275,11 +276,11 @@ fn compare_cluster(
         .filter(|p| !matches!(p.disposition, Disposition::Skip(_)))
         .map(|p| p.namespace.as_str())
         .collect();
-    let in_scope = |name: &str| name.split_once('/').is_some_and(|(ns, _)| namespaces.contains(ns));
-    let was: BTreeMap<&str, &PlannedPdb> =
-        reviewed.pdbs.iter().filter(|p| in_scope(&p.name)).map(|p| (p.name.as_str(), p)).collect();
-    let now: BTreeMap<&str, &PlannedPdb> =
-        observed.pdbs.iter().filter(|p| in_scope(&p.name)).map(|p| (p.name.as_str(), p)).collect();
+    let in_scope = |name: &PdbKey| namespaces.contains(name.namespace.as_str());
+    let was: BTreeMap<&PdbKey, &PlannedPdb> =
+        reviewed.pdbs.iter().filter(|p| in_scope(&p.name)).map(|p| (&p.name, p)).collect();
+    let now: BTreeMap<&PdbKey, &PlannedPdb> =
+        observed.pdbs.iter().filter(|p| in_scope(&p.name)).map(|p| (&p.name, p)).collect();
     for (name, pdb) in &now {
         match was.get(name) {
             None => drift.push(ChangeKind::PdbAdded, format!("PodDisruptionBudget {name} was added ({})", pdb.rule())),
@@ -317,7 +318,7 @@ fn compare_pods(drift: &mut Drift, before: &[&PlannedPod], after: &[&PlannedPod]
                                 "pod {} was replaced by {} ({}, node {})",
                                 old.key(),
                                 now.key(),
-                                now.workload.as_deref().unwrap_or(""),
+                                now.workload.as_ref().map(ToString::to_string).unwrap_or_default(),
                                 now.node
                             ),
                         );

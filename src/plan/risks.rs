@@ -97,8 +97,8 @@ fn placement(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             && let Some(z) = ctx.zone_of(&p.node)
             && !zones.iter().any(|g| g == z)
         {
-            let w = match p.workload.as_deref().and_then(|w| w.split_once('/')) {
-                Some((kind, name)) => format!("{kind} {}/{name}", p.namespace),
+            let w = match &p.workload {
+                Some(w) => format!("{} {}/{}", w.kind, p.namespace, w.name),
                 None => p.key(),
             };
             let e = spread.entry(w).or_insert_with(|| (s.max_skew, BTreeSet::new(), Vec::new()));

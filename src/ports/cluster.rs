@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::model::identity::{PodKey, WorkloadKey};
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,12 @@ pub struct PodRef {
     pub namespace: String,
     pub name: String,
     pub uid: String,
+}
+
+impl PodRef {
+    pub fn key(&self) -> PodKey {
+        PodKey::new(&self.namespace, &self.name)
+    }
 }
 
 impl std::fmt::Display for PodRef {
@@ -72,23 +79,23 @@ pub trait Cluster: Send + Sync {
 pub struct Replicas {
     /// Ready pods that are not terminating.
     pub ready: i32,
-    /// Pods the scheduler cannot place: (`namespace/name`, the scheduler's message).
-    pub unschedulable: Vec<(String, String)>,
+    /// Pods the scheduler cannot place, with the scheduler's message.
+    pub unschedulable: Vec<(PodKey, String)>,
 }
 
 /// A cache kept current by watches. Reads never call the API.
 #[async_trait]
 pub trait LiveView: Send + Sync {
     fn pods_on(&self, node: &str) -> Vec<Arc<PodInfo>>;
-    /// Pods of a workload (`Deployment/ns/name`, `StatefulSet/ns/name`, `ReplicaSet/ns/name`).
-    fn pods_of(&self, workload: &str) -> Vec<Arc<PodInfo>>;
+    /// Pods of a workload (a Deployment, StatefulSet, ReplicaSet ...).
+    fn pods_of(&self, workload: &WorkloadKey) -> Vec<Arc<PodInfo>>;
     /// A workload's Ready pods and its unschedulable ones, counted in place (no pod is copied).
-    fn replicas(&self, workload: &str) -> Replicas;
-    fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodInfo>>;
+    fn replicas(&self, workload: &WorkloadKey) -> Replicas;
+    fn pod(&self, key: &PodKey) -> Option<Arc<PodInfo>>;
     fn pdbs(&self, namespace: &str) -> Vec<Arc<PdbInfo>>;
     fn nodes(&self) -> Vec<NodeInfo>;
-    /// Desired replicas of a workload (`Deployment/ns/name` ...).
-    fn scale(&self, workload: &str) -> Option<i32>;
+    /// Desired replicas of a workload.
+    fn scale(&self, workload: &WorkloadKey) -> Option<i32>;
     /// Resolves once anything watched changed since the last call returned.
     async fn changed(&self);
 }

@@ -214,7 +214,7 @@ fn workloads(
         if p.finished() || p.mirror || p.terminating {
             continue;
         }
-        let (kind, name, scale_key) = match (&p.controller, p.workload.as_deref()) {
+        let (kind, name, scale_key) = match (&p.controller, p.workload.as_ref()) {
             (None, _) => (WorkloadKind::Pod, p.name.clone(), None),
             (Some(c), _) if c.kind == "DaemonSet" => (WorkloadKind::DaemonSet, c.name.clone(), None),
             (Some(c), _) if c.kind == "Job" => {
@@ -222,7 +222,7 @@ fn workloads(
                 continue;
             }
             (Some(c), w) => {
-                let (wkind, wname) = w.and_then(|w| w.split_once('/')).unwrap_or((c.kind.as_str(), c.name.as_str()));
+                let (wkind, wname) = w.map_or((c.kind.as_str(), c.name.as_str()), |w| (w.kind.as_str(), w.name.as_str()));
                 let kind = if wkind == "StatefulSet" { WorkloadKind::StatefulSet } else { WorkloadKind::Deployment };
                 if !matches!(wkind, "Deployment" | "ReplicaSet" | "StatefulSet") {
                     other_kinds.insert(wkind.to_string());

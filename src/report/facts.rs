@@ -155,10 +155,7 @@ impl PodGroup<'_> {
 
 fn owner(p: &PlannedPod) -> String {
     match &p.workload {
-        Some(w) => match w.split_once('/') {
-            Some((kind, name)) => format!("{kind} {}/{name}", p.namespace),
-            None => format!("{w} {}", p.namespace),
-        },
+        Some(w) => format!("{} {}/{}", w.kind, p.namespace, w.name),
         None => format!("bare pod {}/{}", p.namespace, p.name),
     }
 }

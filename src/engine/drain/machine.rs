@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
-use super::super::tracker::{
-    Ledger, PdbsByNs, PodState, Stuck, Tracked, Tracker, find_pdb, landed_back_reason, qualify,
-};
+use super::super::tracker::{Ledger, PdbsByNs, PodState, Stuck, Tracked, Tracker, find_pdb, landed_back_reason};
+use crate::model::identity::{PodKey, Subject, WorkloadKey};
 use crate::model::policy::Policy;
 use crate::model::snapshot::PodInfo;
 use crate::ports::report::Event;
@@ -47,8 +46,8 @@ pub enum Command {
     KeepLedger(Ledger),
     /// Renew the lease and read the checkpoint's requests, then call [`Drain::housekept`] and step again.
     Housekeep,
-    /// Send this eviction (the answer goes to [`Drain::answered`] with `key`).
-    Evict { key: String, pod: PodRef },
+    /// Send this eviction (the answer goes to [`Drain::answered`] with the pod's key).
+    Evict(PodRef),
     /// The drain is over.
     Finish(DrainResult),
 }
@@ -78,9 +77,9 @@ pub struct Drain {
     landed_elsewhere: BTreeMap<String, Stuck>,
     limit: usize,
     in_flight: usize,
-    dispatched_rv: HashMap<String, String>,
-    reported: HashMap<String, String>,
-    unschedulable_since: HashMap<String, Duration>,
+    dispatched_rv: HashMap<PodKey, String>,
+    reported: HashMap<PodKey, String>,
+    unschedulable_since: HashMap<PodKey, Duration>,
     evicted: usize,
     last_poll: Duration,
     stopping: bool,
@@ -176,7 +175,7 @@ impl Drain {
         for (key, t) in &self.tracker.pods {
             if t.state == PodState::Gone && t.movable && self.reported.get(key).map(String::as_str) != Some("moved") {
                 self.reported.insert(key.clone(), "moved".into());
-                out.push(Command::Report(Event::PodMoved { pod: key.clone() }));
+                out.push(Command::Report(Event::PodMoved { pod: key.to_string() }));
             }
         }
 
@@ -185,10 +184,10 @@ impl Drain {
         }
 
         // Readiness gate and unschedulable replacements.
-        let mut unsettled: Vec<String> = Vec::new();
+        let mut unsettled: Vec<WorkloadKey> = Vec::new();
         let mut unschedulable = Vec::new();
-        let mut still_unschedulable: HashMap<String, Duration> = HashMap::new();
-        let recount: Vec<String> = self.tracker.touched.difference(&self.tracker.settled).cloned().collect();
+        let mut still_unschedulable: HashMap<PodKey, Duration> = HashMap::new();
+        let recount: Vec<WorkloadKey> = self.tracker.touched.difference(&self.tracker.settled).cloned().collect();
         for w in recount {
             let Some(replicas) = short_of_replicas(live, &w) else {
                 self.tracker.settled.insert(w);
@@ -199,7 +198,7 @@ impl Drain {
                 let since = self.unschedulable_since.get(&pod).copied().unwrap_or(now);
                 if now.saturating_sub(since) >= UNSCHEDULABLE_GRACE {
                     unschedulable.push(Stuck {
-                        pod: pod.clone(),
+                        pod: Subject::Pod(pod.clone()),
                         node: String::new(),
                         pdb: None,
                         reason: format!("replacement cannot be scheduled: {msg}"),
@@ -218,7 +217,7 @@ impl Drain {
         }
         if self.tracker.all_moved() && self.in_flight == 0 && unsettled.is_empty() {
             // Before ending, every touched workload once more: one settled earlier may have lost a pod.
-            let lost: Vec<String> =
+            let lost: Vec<WorkloadKey> =
                 self.tracker.touched.iter().filter(|w| short_of_replicas(live, w).is_some()).cloned().collect();
             if !lost.is_empty() {
                 for w in &lost {
@@ -240,7 +239,7 @@ impl Drain {
             let mut stuck = self.tracker.stuck(true);
             for w in &unsettled {
                 stuck.push(Stuck {
-                    pod: w.clone(),
+                    pod: Subject::Workload(w.clone()),
                     node: String::new(),
                     pdb: None,
                     reason: "replacements not Ready before the drain timeout".into(),
@@ -261,7 +260,7 @@ impl Drain {
         }
 
         if !self.stopping && now < self.deadline {
-            let unavailable = |w: &str| {
+            let unavailable = |w: &WorkloadKey| {
                 let scale = live.scale(w)?;
                 Some((scale, (scale - live.replicas(w).ready).max(0)))
             };
@@ -275,7 +274,7 @@ impl Drain {
                 let pod = t.pod.clone();
                 self.tracker.mark_in_flight(&key);
                 self.in_flight += 1;
-                out.push(Command::Evict { key, pod });
+                out.push(Command::Evict(pod));
             }
         }
         Pass::Over
@@ -296,7 +295,7 @@ impl Drain {
     }
 
     /// Takes the answer to the eviction of `key`.
-    pub fn answered(&mut self, key: &str, res: Result<EvictOutcome, ClusterError>, now: Duration) -> Vec<Command> {
+    pub fn answered(&mut self, key: &PodKey, res: Result<EvictOutcome, ClusterError>, now: Duration) -> Vec<Command> {
         self.in_flight = self.in_flight.saturating_sub(1);
         let mut out = Vec::new();
         let tracker = &mut self.tracker;
@@ -316,7 +315,8 @@ impl Drain {
             Ok(EvictOutcome::Budget { message, retry_after }) => {
                 let wait = retry_after.unwrap_or_default().max(backoff(attempts.min(4)));
                 if self.reported.get(key) != Some(&message) {
-                    self.reported.insert(key.to_string(), message.clone());
+                    self.reported.insert(key.clone(), message.clone());
+                    let pdb = pdb.map(|p| p.to_string());
                     out.push(Command::Report(Event::Waiting { pod: key.to_string(), pdb, message: message.clone() }));
                 }
                 tracker.retry(key, now + wait, message);
@@ -361,13 +361,13 @@ impl Drain {
                 }
                 let reason = landed_back_reason(&p, node);
                 out.push(Command::Report(Event::Note { message: format!("{}: {reason}", p.key()) }));
-                if let Some(w) = &p.workload {
-                    self.tracker.hold_back(&qualify(w, &p.namespace));
+                if let Some(w) = p.workload_key() {
+                    self.tracker.hold_back(&w);
                 }
                 self.ledger.landed(&p.uid);
                 self.landed_elsewhere.insert(
                     p.uid.clone(),
-                    Stuck { pod: p.key(), node: node.to_string(), pdb: None, reason, landed_back: true },
+                    Stuck { pod: Subject::Pod(p.pod_key()), node: node.to_string(), pdb: None, reason, landed_back: true },
                 );
                 new = true;
             }
@@ -406,7 +406,7 @@ fn landed_reason(t: &Tracked) -> &str {
 
 /// A workload's replica counts while it has fewer Ready pods than it wants; `None` once it is settled (or
 /// has no scale to compare with).
-fn short_of_replicas(live: &dyn LiveView, w: &str) -> Option<Replicas> {
+fn short_of_replicas(live: &dyn LiveView, w: &WorkloadKey) -> Option<Replicas> {
     let scale = live.scale(w)?;
     let replicas = live.replicas(w);
     (replicas.ready < scale).then_some(replicas)

@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::machine::{Command, Drain, DrainEnd, Scope, UNSCHEDULABLE_GRACE};
 use crate::engine::tracker::PodState;
+use crate::model::identity::{PodKey, Subject, WorkloadKey};
 use crate::model::policy::Policy;
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo};
 use crate::plan::tests::{pdb, pod};
@@ -22,9 +23,9 @@ const TICK: Duration = Duration::from_secs(5);
 struct View {
     pods: Vec<Arc<PodInfo>>,
     pdbs: Vec<Arc<PdbInfo>>,
-    /// Desired and ready replicas per qualified workload (`Deployment/shop/web`).
-    scale: BTreeMap<String, (i32, i32)>,
-    unschedulable: BTreeMap<String, Vec<(String, String)>>,
+    /// Desired and ready replicas per workload.
+    scale: BTreeMap<WorkloadKey, (i32, i32)>,
+    unschedulable: BTreeMap<WorkloadKey, Vec<(PodKey, String)>>,
 }
 
 #[async_trait]
@@ -32,17 +33,17 @@ impl LiveView for View {
     fn pods_on(&self, node: &str) -> Vec<Arc<PodInfo>> {
         self.pods.iter().filter(|p| p.node.as_deref() == Some(node)).cloned().collect()
     }
-    fn pods_of(&self, _: &str) -> Vec<Arc<PodInfo>> {
+    fn pods_of(&self, _: &WorkloadKey) -> Vec<Arc<PodInfo>> {
         Vec::new()
     }
-    fn replicas(&self, w: &str) -> Replicas {
+    fn replicas(&self, w: &WorkloadKey) -> Replicas {
         Replicas {
             ready: self.scale.get(w).map_or(0, |s| s.1),
             unschedulable: self.unschedulable.get(w).cloned().unwrap_or_default(),
         }
     }
-    fn pod(&self, ns: &str, name: &str) -> Option<Arc<PodInfo>> {
-        self.pods.iter().find(|p| p.namespace == ns && p.name == name).cloned()
+    fn pod(&self, key: &PodKey) -> Option<Arc<PodInfo>> {
+        self.pods.iter().find(|p| p.namespace == key.namespace && p.name == key.name).cloned()
     }
     fn pdbs(&self, ns: &str) -> Vec<Arc<PdbInfo>> {
         self.pdbs.iter().filter(|p| p.namespace == ns).cloned().collect()
@@ -50,7 +51,7 @@ impl LiveView for View {
     fn nodes(&self) -> Vec<NodeInfo> {
         Vec::new()
     }
-    fn scale(&self, w: &str) -> Option<i32> {
+    fn scale(&self, w: &WorkloadKey) -> Option<i32> {
         self.scale.get(w).map(|s| s.0)
     }
     async fn changed(&self) {
@@ -61,7 +62,7 @@ impl LiveView for View {
 impl View {
     fn web(n: usize, node: &str) -> Self {
         let pods = (0..n).map(|i| Arc::new(pod("shop", &format!("web-{i}"), node, Some(("Deployment", "web")), "web")));
-        Self { pods: pods.collect(), scale: [(WEB.to_string(), (n as i32, n as i32))].into(), ..Default::default() }
+        Self { pods: pods.collect(), scale: [(web(), (n as i32, n as i32))].into(), ..Default::default() }
     }
     fn with_pdb(mut self, allowed: i32) -> Self {
         let n = self.pods.len() as i32;
@@ -73,14 +74,16 @@ impl View {
     fn remove(&mut self, name: &str) {
         self.pods.retain(|p| p.name != name);
     }
-    fn ready(&mut self, w: &str, ready: i32) {
-        if let Some(s) = self.scale.get_mut(w) {
+    fn ready(&mut self, ready: i32) {
+        if let Some(s) = self.scale.get_mut(&web()) {
             s.1 = ready;
         }
     }
 }
 
-const WEB: &str = "Deployment/shop/web";
+fn web() -> WorkloadKey {
+    WorkloadKey::new("Deployment", "shop", "web")
+}
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -98,15 +101,15 @@ fn drain(nodes: &[&str], others: &[&str], policy: &Policy) -> Drain {
     Drain::new(scope, policy, TICK, Default::default(), Duration::ZERO)
 }
 
-fn evicted_keys(cmds: &[Command]) -> Vec<String> {
-    cmds.iter().filter_map(|c| if let Command::Evict { key, .. } = c { Some(key.clone()) } else { None }).collect()
+fn evicted_keys(cmds: &[Command]) -> Vec<PodKey> {
+    cmds.iter().filter_map(|c| if let Command::Evict(pod) = c { Some(pod.key()) } else { None }).collect()
 }
 
 fn finish(cmds: &[Command]) -> Option<&super::DrainResult> {
     cmds.iter().find_map(|c| if let Command::Finish(r) = c { Some(r) } else { None })
 }
 
-fn state<'a>(d: &'a Drain, key: &str) -> &'a PodState {
+fn state<'a>(d: &'a Drain, key: &PodKey) -> &'a PodState {
     &d.tracker().pods[key].state
 }
 
@@ -252,14 +255,14 @@ fn a_batch_is_done_when_its_pods_are_gone_and_their_workload_is_ready_again() {
     }
     v.remove("web-0");
     v.remove("web-1");
-    v.ready(WEB, 0);
+    v.ready(0);
     let cmds = step(&mut d, &v, secs(3), false);
     let moved = cmds.iter().filter(|c| matches!(c, Command::Report(Event::PodMoved { .. }))).count();
     assert_eq!(moved, 2, "{cmds:?}");
     assert!(finish(&cmds).is_none(), "the replacements are not Ready yet");
-    v.ready(WEB, 1);
+    v.ready(1);
     assert!(finish(&step(&mut d, &v, secs(4), false)).is_none(), "one of two Ready");
-    v.ready(WEB, 2);
+    v.ready(2);
     let cmds = step(&mut d, &v, secs(5), false);
     let r = finish(&cmds).expect("done");
     assert_eq!((&r.end, r.moved, r.evicted), (&DrainEnd::Done, 2, 2));
@@ -276,7 +279,7 @@ fn every_way_a_drain_ends_short_of_done() {
     let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
     let DrainEnd::Stuck { stuck, timed_out: true } = &r.end else { panic!("{r:?}") };
     assert_eq!(stuck.len(), 2);
-    assert!(stuck.iter().all(|s| s.node == "n1" && s.pdb.as_deref() == Some("shop/web")), "{stuck:?}");
+    assert!(stuck.iter().all(|s| s.node == "n1" && s.pdb.as_ref().is_some_and(|p| p.to_string() == "shop/web")), "{stuck:?}");
 
     // A refusal that is a configuration problem blocks the pod; the others move; the drain ends stuck
     // without waiting for the timeout.
@@ -289,7 +292,7 @@ fn every_way_a_drain_ends_short_of_done() {
         secs(2),
     );
     d.answered(&sent[1], Ok(EvictOutcome::Evicted), secs(2));
-    v.remove(sent[1].rsplit('/').next().expect("a key"));
+    v.remove(&sent[1].name);
     let cmds = step(&mut d, &v, secs(3), false);
     let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
     let DrainEnd::Stuck { stuck, timed_out: false } = &r.end else { panic!("{r:?}") };
@@ -302,8 +305,8 @@ fn every_way_a_drain_ends_short_of_done() {
     let sent = evicted_keys(&step(&mut d, &v, secs(1), false));
     d.answered(&sent[0], Ok(EvictOutcome::Evicted), secs(1));
     v.remove("web-0");
-    v.ready(WEB, 0);
-    v.unschedulable.insert(WEB.into(), vec![("shop/web-x".into(), "0/3 nodes are available".into())]);
+    v.ready(0);
+    v.unschedulable.insert(web(), vec![(PodKey::new("shop", "web-x"), "0/3 nodes are available".into())]);
     assert!(finish(&step(&mut d, &v, secs(2), false)).is_none(), "not at once");
     let cmds = step(&mut d, &v, secs(2) + UNSCHEDULABLE_GRACE, false);
     let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
@@ -316,11 +319,11 @@ fn every_way_a_drain_ends_short_of_done() {
     let sent = evicted_keys(&step(&mut d, &v, secs(1), false));
     d.answered(&sent[0], Ok(EvictOutcome::Evicted), secs(1));
     v.remove("web-0");
-    v.ready(WEB, 0);
+    v.ready(0);
     let cmds = step(&mut d, &v, secs(601), false);
     let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
     let DrainEnd::Stuck { stuck, timed_out: true } = &r.end else { panic!("{r:?}") };
-    assert_eq!((stuck[0].pod.as_str(), r.moved), (WEB, 1), "{stuck:?}");
+    assert_eq!((&stuck[0].pod, r.moved), (&Subject::Workload(web()), 1), "{stuck:?}");
 }
 
 #[test]
@@ -347,7 +350,7 @@ fn replacements_landing_back_on_cordoned_nodes_are_recorded_held_back_and_report
     let mut d = drain(&["n1"], &["n2"], &policy(1));
     let sent = evicted_keys(&step(&mut d, &v, secs(1), false));
     d.answered(&sent[0], Ok(EvictOutcome::Evicted), secs(1));
-    v.remove(sent[0].rsplit('/').next().expect("a key"));
+    v.remove(&sent[0].name);
     // Its replacement lands on n2, another cordoned node of blue.
     let mut back = pod("shop", "web-new", "n2", Some(("Deployment", "web")), "web");
     back.tolerates_all = true;

@@ -10,10 +10,15 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kubesim::store::objects::Part;
 use poolshift::kube::KubeCluster;
+use poolshift::model::identity::{PodKey, WorkloadKey};
 use poolshift::ports::{Cluster, LiveView};
 use serde_json::json;
 
 use super::{namespace, node, obj, pod, pod_json, sim};
+
+fn wk(s: &str) -> WorkloadKey {
+    s.parse().expect("a workload key")
+}
 
 /// Waits (virtual time, bounded) until `cond` holds on the live view, re-checking after each change.
 async fn eventually(live: &Arc<dyn LiveView>, what: &str, cond: impl Fn(&dyn LiveView) -> bool) {
@@ -93,18 +98,18 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
 
     // The first list is complete when live() returns.
     assert_eq!(names(live.pods_on("n1")), ["solo-1", "web-abc-1"]);
-    assert_eq!(names(live.pods_of("Deployment/shop/web")), ["web-abc-1", "web-abc-2"]);
-    assert!(live.pods_of("ReplicaSet/shop/web-abc").is_empty(), "a Deployment's pods belong to the Deployment");
-    assert_eq!(names(live.pods_of("ReplicaSet/shop/solo")), ["solo-1"]);
-    assert_eq!(live.pod("shop", "web-abc-2").unwrap().workload.as_deref(), Some("Deployment/web"));
+    assert_eq!(names(live.pods_of(&wk("Deployment/shop/web"))), ["web-abc-1", "web-abc-2"]);
+    assert!(live.pods_of(&wk("ReplicaSet/shop/web-abc")).is_empty(), "a Deployment's pods belong to the Deployment");
+    assert_eq!(names(live.pods_of(&wk("ReplicaSet/shop/solo"))), ["solo-1"]);
+    assert_eq!(live.pod(&PodKey::new("shop", "web-abc-2")).unwrap().workload.as_ref().map(ToString::to_string).as_deref(), Some("Deployment/web"));
     assert_eq!(live.pdbs("shop").len(), 1);
     assert!(live.pdbs("other").is_empty());
     assert_eq!(live.nodes().len(), 2);
-    assert_eq!(live.scale("Deployment/shop/web"), Some(2));
-    assert_eq!(live.scale("ReplicaSet/shop/solo"), Some(1));
+    assert_eq!(live.scale(&wk("Deployment/shop/web")), Some(2));
+    assert_eq!(live.scale(&wk("ReplicaSet/shop/solo")), Some(1));
     let web = live.replicas("Deployment/shop/web");
     assert!(web.unschedulable.is_empty());
-    let counted = live.pods_of("Deployment/shop/web").iter().filter(|p| p.ready && !p.terminating).count();
+    let counted = live.pods_of(&wk("Deployment/shop/web")).iter().filter(|p| p.ready && !p.terminating).count();
     assert_eq!(web.ready as usize, counted);
 
     // changed(): the changes so far are reported at once, then it waits for the next one.
@@ -119,9 +124,9 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     pod(&client, "shop", pod_json("web-abc-3", "n2", Some(("ReplicaSet", "web-abc", &rs_uid)), json!({"app": "web"})))
         .await;
     tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap();
-    eventually(&live, "new pod", |v| v.pod("shop", "web-abc-3").is_some()).await;
+    eventually(&live, "new pod", |v| v.pod(&PodKey::new("shop", "web-abc-3")).is_some()).await;
     assert_eq!(names(live.pods_on("n2")), ["web-abc-2", "web-abc-3"]);
-    assert_eq!(live.pods_of("Deployment/shop/web").len(), 3);
+    assert_eq!(live.pods_of(&wk("Deployment/shop/web")).len(), 3);
 
     // Update: labels and status.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
@@ -131,20 +136,20 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     let ready = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
     pods.patch_status("web-abc-1", &PatchParams::default(), &Patch::Merge(ready)).await.unwrap();
     eventually(&live, "pod updated", |v| {
-        v.pod("shop", "web-abc-1").is_some_and(|p| p.ready && p.labels.get("tier").is_some_and(|t| t == "front"))
+        v.pod(&PodKey::new("shop", "web-abc-1")).is_some_and(|p| p.ready && p.labels.get("tier").is_some_and(|t| t == "front"))
     })
     .await;
 
     // Delete (removed at once: grace 0 from the test, which plays a user here).
     pods.delete("web-abc-3", &DeleteParams { grace_period_seconds: Some(0), ..Default::default() }).await.unwrap();
-    eventually(&live, "pod deleted", |v| v.pod("shop", "web-abc-3").is_none()).await;
+    eventually(&live, "pod deleted", |v| v.pod(&PodKey::new("shop", "web-abc-3")).is_none()).await;
     assert_eq!(names(live.pods_on("n2")), ["web-abc-2"]);
-    assert_eq!(live.pods_of("Deployment/shop/web").len(), 2);
+    assert_eq!(live.pods_of(&wk("Deployment/shop/web")).len(), 2);
 
     // Scale, PDB and node changes.
     let deploys: Api<Deployment> = Api::namespaced(client.clone(), "shop");
     deploys.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}}))).await.unwrap();
-    eventually(&live, "scaled", |v| v.scale("Deployment/shop/web") == Some(5)).await;
+    eventually(&live, "scaled", |v| v.scale(&wk("Deployment/shop/web")) == Some(5)).await;
     let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "shop");
     pdbs.delete("web", &DeleteParams::default()).await.unwrap();
     eventually(&live, "pdb deleted", |v| v.pdbs("shop").is_empty()).await;
@@ -160,9 +165,9 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     // The ReplicaSet goes: its pods now resolve to it, not to the Deployment.
     let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "shop");
     rss.delete("web-abc", &DeleteParams::default()).await.unwrap();
-    eventually(&live, "rs deleted", |v| v.scale("ReplicaSet/shop/web-abc").is_none()).await;
-    assert!(live.pods_of("Deployment/shop/web").is_empty());
-    assert_eq!(live.pod("shop", "web-abc-1").unwrap().workload.as_deref(), Some("ReplicaSet/web-abc"));
+    eventually(&live, "rs deleted", |v| v.scale(&wk("ReplicaSet/shop/web-abc")).is_none()).await;
+    assert!(live.pods_of(&wk("Deployment/shop/web")).is_empty());
+    assert_eq!(live.pod(&PodKey::new("shop", "web-abc-1")).unwrap().workload.as_ref().map(ToString::to_string).as_deref(), Some("ReplicaSet/web-abc"));
 }
 
 /// A watcher that falls too far behind is cut off by the server; re-watching from its old resourceVersion
@@ -175,7 +180,7 @@ async fn live_view_relists_after_falling_behind() {
     cluster_with_workloads(&client).await;
     let cluster = KubeCluster::new(client.clone());
     let live = cluster.live().await.unwrap();
-    assert!(live.pod("shop", "solo-1").is_some());
+    assert!(live.pod(&PodKey::new("shop", "solo-1")).is_some());
     let lists_before = sim.store().lock().recorder.requests.get("list pods").copied().unwrap_or(0);
     {
         // No await while the lock is held: the watch streams cannot read any of these events in between.
@@ -190,11 +195,11 @@ async fn live_view_relists_after_falling_behind() {
         }
         st.create(obj::<Pod>(pod_json("late-1", "n2", None, json!({}))), Some("shop"), false).unwrap();
     }
-    eventually(&live, "relisted", |v| v.pod("shop", "solo-1").is_none() && v.pod("shop", "late-1").is_some()).await;
+    eventually(&live, "relisted", |v| v.pod(&PodKey::new("shop", "solo-1")).is_none() && v.pod(&PodKey::new("shop", "late-1")).is_some()).await;
     assert!(sim.store().lock().recorder.requests.get("list pods").copied().unwrap_or(0) > lists_before);
     assert_eq!(names(live.pods_on("n1")), ["web-abc-1"]);
     assert_eq!(names(live.pods_on("n2")), ["late-1", "web-abc-2"]);
-    let burst = live.pod("shop", "web-abc-2").unwrap();
+    let burst = live.pod(&PodKey::new("shop", "web-abc-2")).unwrap();
     assert_eq!(burst.labels.get("burst").map(String::as_str), Some("69999"));
     // Kinds that did not relist are untouched.
     assert_eq!(live.pdbs("shop").len(), 1);

@@ -149,7 +149,7 @@ fn large_checkpoint(seq: u64, pods: usize, noisy: bool) -> poolshift::model::che
             name: if noisy { format!("{}{}", hex(), hex()) } else { format!("web-{}-{:05}", i / 30, i % 30) },
             uid: format!("{}-{}", hex(), hex()),
             node: format!("ip-10-0-{}-{}.eu-west-1.compute.internal", i / 30 / 250, (i / 30) % 250),
-            workload: Some(format!("Deployment/web-{}", i / 30)),
+            workload: Some(poolshift::model::identity::WorkloadRef::new("Deployment", format!("web-{}", i / 30))),
             pdb: Some(format!("team-{}/web-{}", i % 50, i / 30)),
             disposition: Disposition::Evict,
         })

@@ -74,7 +74,7 @@ pub async fn cluster() -> (Simulator, Snapshot) {
         ready: true,
         labels: BTreeMap::from([("job-name".to_string(), "nightly-report".to_string())]),
         controller: Some(OwnerRef { kind: "Job".into(), name: "nightly-report".into(), uid: "job-uid".into() }),
-        workload: Some("Job/nightly-report".into()),
+        workload: Some("Job/nightly-report".parse().expect("a workload")),
         requests: Resources { cpu_millis: 500, memory_bytes: 512 << 20, pods: 1 },
         ..Default::default()
     });

@@ -32,7 +32,7 @@ async fn replacements_landing_back_on_cordoned_blue_block_the_batch_and_are_not_
     let landed: Vec<_> =
         blockers.iter().filter(|b| b.reason.starts_with("landed back on cordoned blue node")).collect();
     assert_eq!(landed.len(), 1, "{blockers:?}");
-    assert!(landed[0].pod.starts_with("ops/sticky-"), "{landed:?}");
+    assert!(landed[0].pod.to_string().starts_with("ops/sticky-"), "{landed:?}");
     assert!(
         landed[0].reason.contains("tolerates every taint, node.kubernetes.io/unschedulable included"),
         "{landed:?}"
@@ -54,7 +54,7 @@ async fn replacements_landing_back_on_cordoned_blue_block_the_batch_and_are_not_
     assert!(
         blockers
             .iter()
-            .filter(|b| b.pod.starts_with("ops/sticky-"))
+            .filter(|b| b.pod.to_string().starts_with("ops/sticky-"))
             .all(|b| b.reason.contains("back on cordoned blue")),
         "{blockers:?}"
     );
