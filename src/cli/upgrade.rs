@@ -35,7 +35,7 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
             args: selected.args(),
         });
     }
-    let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force);
+    let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force)?;
     let Some(plan) = plan_or_nothing(&session, &target, &policy).await? else { return Ok(Exit::Done) };
     let mut intro = summary(&plan);
     if policy.escalation == Escalation::Force && !policy.force_allowed {

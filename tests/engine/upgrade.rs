@@ -5,5 +5,6 @@
 mod escalation;
 mod faults;
 mod flow;
+mod green_pool;
 mod harness;
 mod lifecycle;
