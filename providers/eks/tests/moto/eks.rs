@@ -358,6 +358,34 @@ async fn eks_errors_map_to_kinds() {
     assert!(e.message.starts_with("InvalidParameterException"), "{e}");
 }
 
+/// A release-version target (`poolshift upgrade --to 1.31.4-20250123`: the plan's green spec carries it as
+/// written) creates green with EKS's `version` = its minor and `releaseVersion` = the release, verbatim; the
+/// group then reports kubelet 1.31.4, and a retry of the create finds it.
+#[tokio::test]
+async fn eks_creates_green_at_a_release_version_target() {
+    let w = world(0).await;
+    let blue = w.provider.describe_pool("workers").await.unwrap();
+    let release = "1.31.4-20250123";
+    let green = w.provider.green_name("workers", release);
+    assert_eq!(green, "workers-v1-31-4-20250123");
+    let spec = PoolSpec::derive(&blue, &green, release);
+    let token = CreateToken::new("workers-20250123T101500Z", 1);
+    let created = w.provider.create_pool(&spec, &token).await.unwrap();
+    assert_eq!(created.version, "1.31.4", "the kubelet of the release");
+    let creates = w.proxy.with(|s| s.ops("CreateNodegroup"));
+    assert_eq!(creates.len(), 1);
+    let body = creates[0].json();
+    assert_eq!((body["version"].as_str(), body["releaseVersion"].as_str()), (Some("1.31"), Some(release)));
+    assert_eq!(body["clientRequestToken"], token_for("prod", &green, &token));
+    assert_eq!(body["tags"]["poolshift.io/version"], release);
+    // No SSM lookup: the release is used as given.
+    assert!(w.proxy.with(|s| s.ops("GetParameter")).is_empty());
+    w.provider.create_pool(&spec, &token).await.unwrap();
+    assert_eq!(w.proxy.with(|s| s.ops("CreateNodegroup").len()), 1, "the retry found the node group");
+    let st = w.provider.pool_status(&green).await.unwrap().unwrap();
+    assert_eq!(st.version, "1.31.4");
+}
+
 #[tokio::test]
 async fn eks_status_follows_the_node_group_lifecycle() {
     let w = world(1).await;
