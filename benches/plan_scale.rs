@@ -31,6 +31,9 @@ use poolshift::report::{self, Format};
 use poolshift::session::{plan_offline, provider_record};
 use poolshift_provider_sim::SimProvider;
 
+#[path = "support/memory.rs"]
+mod memory;
+
 /// The `poolshift` binary's allocator, so that the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -60,14 +63,6 @@ fn scenario(pools: u32) -> String {
          deployments: 5000\n  pods_per_deployment: 30\n  namespaces: 50\n",
         5000 / pools
     )
-}
-
-/// Peak resident set size of this process, from /proc/self/status (Linux).
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// The snapshot of the generated cluster, converted straight from the simulator's store (as
@@ -100,11 +95,12 @@ fn measure(file: &Path, rehearse: bool) -> anyhow::Result<()> {
     drop(text);
     let read = started.elapsed();
     let target: TargetPolicy = "1.31.4".parse()?;
-    let plan: UpgradePlan = plan_offline("scale", &snapshot, POOL, &target, &Policy::default())?;
+    let plan: UpgradePlan =
+        plan_offline("2026-01-01T00:00:00Z", "scale", &snapshot, POOL, &target, &Policy::default())?;
     let planned = started.elapsed();
     let report = report::render(&plan, Format::Text)?;
     let total = started.elapsed();
-    let rss = peak_rss_bytes().unwrap_or(0);
+    let rss = memory::own_peak_rss_bytes().unwrap_or(0);
     println!(
         "plan of pool {POOL}: {} blue nodes, {} pods in {} batches, {} findings; text report {} lines",
         plan.blue_nodes.len(),
@@ -138,7 +134,7 @@ fn measure(file: &Path, rehearse: bool) -> anyhow::Result<()> {
                 limit.as_secs(),
                 TARGET_REHEARSAL.as_secs(),
                 limit.as_secs_f64() / TARGET_REHEARSAL.as_secs_f64(),
-                peak_rss_bytes().unwrap_or(0) as f64 / f64::from(1 << 20)
+                memory::own_peak_rss_bytes().unwrap_or(0) as f64 / f64::from(1 << 20)
             );
             std::process::exit(OVER_LIMIT);
         });
@@ -154,7 +150,7 @@ fn measure(file: &Path, rehearse: bool) -> anyhow::Result<()> {
             took.as_secs_f64(),
             TARGET_REHEARSAL.as_secs(),
             took.as_secs_f64() / TARGET_REHEARSAL.as_secs_f64(),
-            peak_rss_bytes().unwrap_or(0) as f64 / f64::from(1 << 20)
+            memory::own_peak_rss_bytes().unwrap_or(0) as f64 / f64::from(1 << 20)
         );
     }
     Ok(())

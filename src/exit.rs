@@ -14,8 +14,12 @@ pub enum Exit {
     Paused = 3,
     /// The run is blocked waiting for an operator (stuck pods under the `pause` escalation, an approval gate).
     Blocked = 4,
-    /// `plan` found blockers: pods that cannot be evicted as things stand (for CI gates).
+    /// `plan` found blockers: pods that cannot be evicted as things stand (for CI gates); `upgrade` refused
+    /// such a plan without `--accept-blockers`.
     PlanBlockers = 5,
+    /// `upgrade --plan FILE` refused: the cluster or the provider changed materially since the plan was
+    /// reviewed (or the plan is too old). Nothing was changed; plan again.
+    PlanDrift = 6,
 }
 
 impl Exit {
@@ -36,10 +40,11 @@ mod tests {
 
     #[test]
     fn codes_are_the_documented_ones() {
-        let codes: Vec<u8> = [Exit::Done, Exit::Failed, Exit::Usage, Exit::Paused, Exit::Blocked, Exit::PlanBlockers]
-            .iter()
-            .map(|e| e.code())
-            .collect();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5]);
+        let codes: Vec<u8> =
+            [Exit::Done, Exit::Failed, Exit::Usage, Exit::Paused, Exit::Blocked, Exit::PlanBlockers, Exit::PlanDrift]
+                .iter()
+                .map(|e| e.code())
+                .collect();
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6]);
     }
 }

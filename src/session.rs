@@ -101,7 +101,7 @@ impl Session {
         let provider = self.provider.clone();
         let pool = self.pool.clone();
         let name = move |v: &str| provider.green_name(&pool, v);
-        Ok(build(&PlanInput {
+        let mut plan = build(&PlanInput {
             cluster: &self.cluster_name,
             snapshot,
             blue: &blue,
@@ -110,7 +110,9 @@ impl Session {
             target,
             policy,
             green_name: &name,
-        })?)
+        })?;
+        crate::model::plan_id::stamp(&mut plan, &self.engine.clock.now().to_string());
+        Ok(plan)
     }
 }
 
@@ -137,7 +139,9 @@ pub async fn provider_record(provider: &dyn Provider, pool: &str) -> Result<Prov
 }
 
 /// Plans `pool` from a snapshot file alone: the provider's answers come from the snapshot's record.
+/// `planned_at` is when (RFC 3339).
 pub fn plan_offline(
+    planned_at: &str,
     cluster_name: &str,
     snapshot: &Snapshot,
     pool: &str,
@@ -154,7 +158,7 @@ pub fn plan_offline(
     let name = |v: &str| {
         record.green_names.get(v).cloned().unwrap_or_else(|| poolshift_provider_api::default_green_name(pool, v, 63))
     };
-    Ok(build(&PlanInput {
+    let mut plan = build(&PlanInput {
         cluster: cluster_name,
         snapshot,
         blue: &record.blue,
@@ -163,7 +167,9 @@ pub fn plan_offline(
         target,
         policy,
         green_name: &name,
-    })?)
+    })?;
+    crate::model::plan_id::stamp(&mut plan, planned_at);
+    Ok(plan)
 }
 
 /// `host/pid`: who holds the lease and who asked for a pause.

@@ -63,6 +63,40 @@ impl Clock for TokioClock {
     }
 }
 
+/// A clock for unit tests: sleeping returns at once, advancing the clock and recording how long was asked.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub struct SteppingClock {
+    elapsed: std::sync::Mutex<Duration>,
+    slept: std::sync::Mutex<Vec<Duration>>,
+}
+
+#[cfg(test)]
+impl SteppingClock {
+    /// Every sleep so far, in order.
+    pub fn slept(&self) -> Vec<Duration> {
+        self.slept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl Clock for SteppingClock {
+    fn now(&self) -> Timestamp {
+        let d = SignedDuration::try_from(self.elapsed()).unwrap_or(SignedDuration::MAX);
+        Timestamp::UNIX_EPOCH.checked_add(d).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    fn elapsed(&self) -> Duration {
+        *self.elapsed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    async fn sleep(&self, d: Duration) {
+        *self.elapsed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += d;
+        self.slept.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(d);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

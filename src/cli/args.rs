@@ -130,6 +130,10 @@ pub struct PlanArgs {
     pub rehearse: bool,
     #[command(flatten)]
     pub rehearsal: RehearsalArgs,
+    /// Also write the plan to FILE (the JSON of `-o json`, with its plan id) for review and for
+    /// `poolshift upgrade --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// How the rehearsal's simulated copy behaves where the cluster's state cannot tell.
@@ -170,6 +174,18 @@ pub struct UpgradeArgs {
     /// bypassing their PodDisruptionBudget (only where the pool's `escalation` is `force`).
     #[arg(long, env = "POOLSHIFT_FORCE")]
     pub force: bool,
+    /// Execute this reviewed plan (written by `poolshift plan --out FILE`) instead of planning again. It is
+    /// compared with the cluster and the provider before the start and before each batch: material
+    /// differences refuse (exit 6), benign ones are reported.
+    #[arg(long, value_name = "FILE", env = "POOLSHIFT_PLAN")]
+    pub plan: Option<PathBuf>,
+    /// With --plan: refuse a plan made longer ago than this.
+    #[arg(long, value_name = "DUR", default_value = "24h", value_parser = parse_duration, requires = "plan")]
+    pub max_plan_age: std::time::Duration,
+    /// Start although the plan has blocked pods (the run stops at them as the pool's escalation says);
+    /// without it, a plan with blockers is refused (exit 5) unless answered yes on a terminal.
+    #[arg(long, env = "POOLSHIFT_ACCEPT_BLOCKERS")]
+    pub accept_blockers: bool,
 }
 
 #[derive(Debug, Args)]

@@ -99,7 +99,20 @@ impl Connection {
 
     /// A session for commands that only touch the checkpoint and the lease.
     pub fn session_without_provider(&self, selected: &Selected, command: &'static str) -> Session {
-        self.session(selected, Arc::new(NotNeeded { command }), Arc::new(Silent))
+        self.session(selected, Arc::new(NotNeeded { command, unavailable: None }), Arc::new(Silent))
+    }
+
+    /// A session with the configured provider if it can be built, else without one (its calls fail with
+    /// the reason): for `abort`, which asks the provider what is left but must work without it.
+    pub async fn session_with_provider_if_possible(&self, selected: &Selected, command: &'static str) -> Session {
+        match build_provider(&selected.config.provider, &self.client, &selected.pool).await {
+            Ok(provider) => self.session(selected, provider, Arc::new(Silent)),
+            Err(e) => {
+                tracing::warn!(error = %e, "{command}: the provider cannot be built; going on without it");
+                let unavailable = Some(e.to_string());
+                self.session(selected, Arc::new(NotNeeded { command, unavailable }), Arc::new(Silent))
+            }
+        }
     }
 }
 

@@ -52,6 +52,8 @@ pub enum CliError {
         "pool {pool} has an unfinished run {run} ({status} at phase {phase}): `poolshift resume {args}` continues it, `poolshift rollback {args}` undoes it, `poolshift abort {args}` ends it as it is"
     )]
     Unfinished { pool: String, run: String, phase: String, status: String, args: String },
+    #[error(transparent)]
+    Busy(Box<Busy>),
     #[error("no run to {action} for pool {pool}: no checkpoint at {location}")]
     NoRun { action: &'static str, pool: String, location: String },
     #[error("`{option}` is not available in this build of poolshift yet")]
@@ -62,6 +64,33 @@ pub enum CliError {
     Snapshot { path: PathBuf, message: String },
     #[error("{0}")]
     Rehearsal(String),
+    #[error("plan file {}: {message}", .path.display())]
+    PlanFile { path: PathBuf, message: String },
+    #[error(
+        "plan {plan_id} ({}) is not executed: {count} material change(s) since it was made (listed above); nothing was changed. Plan again with `poolshift plan --out FILE` and have it reviewed",
+        .path.display()
+    )]
+    PlanDrift { path: PathBuf, plan_id: String, count: usize },
+    #[error(
+        "the plan has {count} blocked pod(s) (listed above): the run would create green, cordon blue and stop at them. Resolve them and plan again, or pass --accept-blockers to start anyway; nothing was changed"
+    )]
+    PlanBlockers { count: usize },
+}
+
+/// Another agent holds the pool: who, since when it renewed, when its lease expires, what to do.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at})"
+)]
+pub struct Busy {
+    pub pool: String,
+    /// ` (run ID)` when known, else empty.
+    pub run: String,
+    pub holder: String,
+    pub age_secs: u64,
+    pub expires_at: String,
+    /// `-c FILE [--pool NAME]` for the hints.
+    pub args: String,
 }
 
 impl CliError {
@@ -74,9 +103,13 @@ impl CliError {
             | CliError::KubeConfig(_)
             | CliError::Provider(_)
             | CliError::Unfinished { .. }
+            | CliError::Busy(_)
             | CliError::NoRun { .. }
             | CliError::NotBuiltOption { .. }
-            | CliError::Snapshot { .. } => Exit::Usage,
+            | CliError::Snapshot { .. }
+            | CliError::PlanFile { .. } => Exit::Usage,
+            CliError::PlanDrift { .. } => Exit::PlanDrift,
+            CliError::PlanBlockers { .. } => Exit::PlanBlockers,
             // Refusals that changed nothing: another agent holds the pool, or the run is not in a state for this.
             CliError::Engine(
                 EngineError::Lock(LockError::Held { .. })

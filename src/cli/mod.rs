@@ -2,6 +2,7 @@
 
 mod abort;
 pub mod args;
+mod busy;
 mod completions;
 mod connect;
 #[cfg(feature = "sim")]
@@ -11,6 +12,7 @@ mod man;
 mod outcome;
 mod pause;
 mod plan;
+mod plan_file;
 mod progress;
 mod prompt;
 pub mod provider;

@@ -9,8 +9,8 @@ pub fn render(outcome: &Outcome, pool: &str, args: &str) -> String {
     match outcome {
         Outcome::Done(s) => {
             let mut out = format!(
-                "done: pool {pool} upgraded to green pool {}: {} pods moved in {} batches ({:.0}s)\n",
-                s.green, s.moved, s.batches, s.seconds
+                "done: pool {pool} upgraded to green pool {}: {} pods moved in {} batches ({:.0}s), plan {}\n",
+                s.green, s.moved, s.batches, s.seconds, s.plan_id
             );
             if !s.quarantined.is_empty() {
                 out.push_str(&format!(

@@ -45,6 +45,15 @@ pub async fn run(args: &PlanArgs) -> Result<Exit, CliError> {
     };
     let text = report::render(&plan, format).map_err(|e| CliError::Output(e.into()))?;
     super::write_stdout(text.as_bytes())?;
+    if let Some(file) = &args.out {
+        super::plan_file::write(file, &plan)?;
+        eprintln!(
+            "poolshift: plan {} written to {}: `poolshift upgrade --plan {}` executes it",
+            plan.plan_id,
+            file.display(),
+            file.display()
+        );
+    }
     Ok(if plan.blocked().count() > 0 { Exit::PlanBlockers } else { Exit::Done })
 }
 
@@ -63,7 +72,12 @@ async fn online(args: &PlanArgs) -> Result<Option<Planned>, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let preflight = crate::preflight::check(session.cluster.as_ref(), &plan, crate::preflight::DEFAULT_CONCURRENCY);
+    let preflight = crate::preflight::check(
+        session.cluster.as_ref(),
+        session.engine.clock.clone(),
+        &plan,
+        crate::preflight::DEFAULT_CONCURRENCY,
+    );
     plan.review.preflight = Some(preflight.await);
     let matcher = session.provider.node_matcher(&session.pool);
     Ok(Some(Planned { plan, snapshot, matcher }))
@@ -111,7 +125,7 @@ fn offline(args: &PlanArgs, file: &Path) -> Result<Option<Planned>, CliError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let plan = match plan_offline(&cluster, &snapshot, &pool, &target, &policy) {
+    let plan = match plan_offline(&jiff::Timestamp::now().to_string(), &cluster, &snapshot, &pool, &target, &policy) {
         Ok(p) => p,
         Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
             super::write_stdout(format!("pool {pool}: {e}\n").as_bytes())?;

@@ -6,6 +6,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use poolshift_provider_api::PoolState;
+
+use crate::ports::lock::{expiry_text, time_text};
 use crate::ports::report::Event;
 use crate::ports::{Clock, Reporter};
 
@@ -43,6 +46,16 @@ impl Reporter for TerminalProgress {
         match e {
             Event::Phase { phase } => self.line(&format!("phase: {phase}")),
             Event::GreenCreated { pool } => self.line(&format!("green pool {pool}: creation requested")),
+            Event::GreenAdopted { pool, state } => {
+                self.line(&format!("adopted green pool {pool}, {} (an earlier attempt created it)", pool_state(state)))
+            }
+            Event::TookOver { previous, since, expired_at, .. } => {
+                self.line(&format!(
+                    "took over from {previous}, whose lease expired at {} (held since {})",
+                    expiry_text(*expired_at),
+                    time_text(*since)
+                ));
+            }
             Event::GreenReady { pool, nodes } => self.line(&format!("green pool {pool}: {nodes} nodes Ready")),
             Event::Cordoned { nodes } => self.line(&format!("cordoned {nodes} blue nodes (autoscaling frozen)")),
             Event::BatchStarted { batch, of, nodes, pods } => {
@@ -77,5 +90,16 @@ impl Reporter for TerminalProgress {
             Event::Paused { reason } => self.line(&format!("paused: {reason}")),
             Event::Note { message } => self.line(message),
         }
+    }
+}
+
+/// A provider pool state in words: `in state Ready`, `in state Failed (reason)`.
+pub fn pool_state(s: &PoolState) -> String {
+    match s {
+        PoolState::Creating => "in state Creating".into(),
+        PoolState::Ready => "in state Ready".into(),
+        PoolState::Updating => "in state Updating".into(),
+        PoolState::Deleting => "in state Deleting".into(),
+        PoolState::Failed { reason } => format!("in state Failed ({reason})"),
     }
 }

@@ -177,16 +177,18 @@ fn onprem(o: &OnpremConfig, client: &kube::Client, pool: &PoolConfig) -> Result<
 /// contacted, so none needs to be built (nor its credentials found).
 pub struct NotNeeded {
     pub command: &'static str,
+    /// Why there is no provider when the command would have asked it (it could not be built); `None`: the
+    /// command does not call the provider.
+    pub unavailable: Option<String>,
 }
 
 impl NotNeeded {
     fn refuse<T>(&self, operation: &str) -> Result<T, ProviderError> {
-        Err(ProviderError::new(
-            "none",
-            operation,
-            ErrorKind::Failed,
-            format!("`poolshift {}` does not call the provider", self.command),
-        ))
+        let message = match &self.unavailable {
+            Some(why) => format!("the provider is unavailable: {why}"),
+            None => format!("`poolshift {}` does not call the provider", self.command),
+        };
+        Err(ProviderError::new("none", operation, ErrorKind::Failed, message))
     }
 }
 

@@ -7,7 +7,10 @@ use super::args::PoolArgs;
 use super::connect::{existing_run, select_run};
 use super::error::CliError;
 use super::progress::TerminalProgress;
+use crate::engine::EngineError;
 use crate::exit::Exit;
+use crate::model::checkpoint::{Checkpoint, RunStatus};
+use crate::ports::LockError;
 
 pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
     let (selected, conn) = select_run(args.config.as_deref(), args.pool.as_deref(), args.state_file.as_deref()).await?;
@@ -25,18 +28,23 @@ pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
         super::write_stdout(msg.as_bytes())?;
         return Ok(Exit::Done);
     }
-    super::write_stdout(
-        format!(
-            "resuming run {} of pool {} at phase {} ({} before)\n",
-            cp.run_id,
-            cp.pool,
-            cp.phase,
-            super::status::status_word(&cp.status)
-        )
-        .as_bytes(),
-    )?;
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
-    let outcome = session.engine.resume().await?;
+    // Said once the lease is ours: a run another agent holds is refused without claiming to resume it.
+    let announce = |cp: &Checkpoint| {
+        let before = match &cp.status {
+            RunStatus::Failed(reason) => format!("failed before: {reason}"),
+            s => format!("{} before", super::status::status_word(s)),
+        };
+        let line = format!("resuming run {} of pool {} at phase {} ({before})\n", cp.run_id, cp.pool, cp.phase);
+        // A closed stdout must not stop the run (progress lines are written the same way).
+        let _ = super::write_stdout(line.as_bytes());
+    };
+    let outcome = match session.engine.resume_with(&announce).await {
+        Err(EngineError::Lock(e @ LockError::Held { .. })) => {
+            return Err(super::busy::held(e, Some(&st.checkpoint.run_id), &selected));
+        }
+        other => other?,
+    };
     super::write_stdout(super::outcome::render(&outcome, &selected.pool.name, &selected.args()).as_bytes())?;
     Ok(super::outcome::exit_code(&outcome))
 }

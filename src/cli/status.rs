@@ -33,6 +33,10 @@ pub struct PoolStatus {
 #[derive(Debug, Serialize)]
 pub struct RunSummary {
     pub run_id: String,
+    /// The id of the plan the run executes (`plan` prints it; a reviewed plan file carries it).
+    pub plan_id: String,
+    /// The reviewed plan file the run executes (`upgrade --plan FILE`); `null` when it planned by itself.
+    pub plan_file: Option<String>,
     /// `Planned`, `CreatingGreen`, `WaitingGreenReady`, `Validating`, `CordoningBlue`, `Draining batch 2 of 5`,
     /// `PoolSoaking`, `DeletingBlue`, `Done`, `RollingBack (...)`, `RolledBack`.
     pub phase: String,
@@ -88,6 +92,8 @@ fn reason(s: &RunStatus) -> Option<String> {
 pub fn summarize(cp: &Checkpoint) -> RunSummary {
     RunSummary {
         run_id: cp.run_id.clone(),
+        plan_id: cp.plan_id.clone(),
+        plan_file: cp.reviewed.clone(),
         phase: cp.phase.to_string(),
         status: status_word(&cp.status),
         reason: reason(&cp.status),
@@ -172,6 +178,10 @@ fn text(p: &PoolStatus) -> String {
         return out;
     };
     out.push_str(&format!("  run {}: {} at phase {}\n", r.run_id, r.status, r.phase));
+    match &r.plan_file {
+        Some(file) => out.push_str(&format!("  plan {} (reviewed: {file})\n", r.plan_id)),
+        None => out.push_str(&format!("  plan {}\n", r.plan_id)),
+    }
     if let Some(reason) = &r.reason {
         out.push_str(&format!("  reason: {reason}\n"));
     }

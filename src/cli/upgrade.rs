@@ -1,8 +1,11 @@
-//! `poolshift upgrade`: plans the pool's upgrade, shows the plan, asks for confirmation on a terminal (a job
-//! passes `--yes`), then runs it with live progress. Ctrl-C pauses at the next safe point. Refuses to start
-//! while an unfinished run of the pool exists: that one is resumed, rolled back or aborted first.
+//! `poolshift upgrade`: plans the pool's upgrade (or, with `--plan FILE`, takes the reviewed plan and checks
+//! it against the cluster and the provider now), shows it, refuses a plan with blockers unless they are
+//! accepted, asks for confirmation on a terminal (a job passes `--yes`), then runs it with live progress.
+//! Ctrl-C pauses at the next safe point. Refuses to start while an unfinished run of the pool exists: that one
+//! is resumed, rolled back or aborted first.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::args::UpgradeArgs;
@@ -11,7 +14,12 @@ use super::error::CliError;
 use super::plan::{plan_or_nothing, summary, target_and_policy};
 use super::progress::TerminalProgress;
 use crate::exit::Exit;
-use crate::model::policy::Escalation;
+use crate::model::plan::UpgradePlan;
+use crate::model::policy::{Escalation, Policy};
+use crate::plan::PlanError;
+use crate::plan::drift::{self, Observed, StartCheck};
+use crate::plan::target::{TargetError, TargetPolicy};
+use crate::session::{Session, SessionError};
 
 pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     let t = &args.target;
@@ -19,24 +27,36 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     if !args.yes && !std::io::stdin().is_terminal() {
         return Err(CliError::NeedsYes);
     }
-    let selected = Selected::load(t.config.as_deref(), t.pool.as_deref(), t.state_file.as_deref())?;
+    // A reviewed plan is read and checked before anything is contacted too.
+    let reviewed = match &args.plan {
+        Some(file) => Some(super::plan_file::read(file)?),
+        None => None,
+    };
+    let pool = t.pool.as_deref().or(reviewed.as_ref().map(|p| p.pool.as_str()));
+    let selected = Selected::load(t.config.as_deref(), pool, t.state_file.as_deref())?;
+    if let (Some(plan), Some(file)) = (&reviewed, &args.plan) {
+        same_pool(plan, &selected, file)?;
+    }
     let conn = Connection::open(&selected.config, None).await?;
     let progress = Arc::new(TerminalProgress::new(conn.clock.clone(), false));
     let session = conn.session_with_provider(&selected, progress).await?;
     if let Some(st) = session.engine.store.load().await?
         && !st.checkpoint.finished()
     {
-        let cp = &st.checkpoint;
-        return Err(CliError::Unfinished {
-            pool: cp.pool.clone(),
-            run: cp.run_id.clone(),
-            phase: cp.phase.to_string(),
-            status: super::status::status_word(&cp.status).to_string(),
-            args: selected.args(),
-        });
+        return Err(super::busy::unfinished(&session, &st.checkpoint, &selected).await);
     }
     let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force)?;
-    let Some(plan) = plan_or_nothing(&session, &target, &policy).await? else { return Ok(Exit::Done) };
+    let plan = match (reviewed, &args.plan) {
+        (Some(mut plan), Some(file)) => {
+            check_drift(&session, &plan, &target, &policy, args, file).await?;
+            plan.policy.force_allowed = args.force;
+            plan
+        }
+        _ => match plan_or_nothing(&session, &target, &policy).await? {
+            Some(plan) => plan,
+            None => return Ok(Exit::Done),
+        },
+    };
     let mut intro = summary(&plan);
     if policy.escalation == Escalation::Force && !policy.force_allowed {
         intro.push_str(
@@ -45,12 +65,98 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     }
     intro.push('\n');
     super::write_stdout(intro.as_bytes())?;
-    if !args.yes && !super::prompt::confirm(&format!("Upgrade pool {}?", plan.pool))? {
+    accept_blockers(&plan, args)?;
+    if !args.yes && !super::prompt::confirm(&format!("Upgrade pool {} (plan {})?", plan.pool, plan.plan_id))? {
         super::write_stdout(b"Nothing changed.\n")?;
         return Ok(Exit::Done);
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
-    let outcome = session.engine.start(plan).await?;
+    let outcome = match &args.plan {
+        Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await?,
+        None => session.engine.start(plan).await?,
+    };
     super::write_stdout(super::outcome::render(&outcome, &selected.pool.name, &selected.args()).as_bytes())?;
     Ok(super::outcome::exit_code(&outcome))
+}
+
+/// A reviewed plan is for one cluster and pool: the configuration must name the same ones.
+fn same_pool(plan: &UpgradePlan, selected: &Selected, file: &Path) -> Result<(), CliError> {
+    let cluster = &selected.config.cluster.name;
+    if plan.cluster != *cluster || plan.pool != selected.pool.name {
+        return Err(CliError::PlanFile {
+            path: file.to_path_buf(),
+            message: format!(
+                "it is a plan for pool {} of cluster {}, not pool {} of cluster {} ({})",
+                plan.pool,
+                plan.cluster,
+                selected.pool.name,
+                cluster,
+                selected.file.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Plans again from the cluster and the provider now, compares, prints the differences, and refuses on a
+/// material one (exit 6, nothing changed).
+async fn check_drift(
+    session: &Session,
+    reviewed: &UpgradePlan,
+    target: &TargetPolicy,
+    policy: &Policy,
+    args: &UpgradeArgs,
+    file: &Path,
+) -> Result<(), CliError> {
+    let refuse = |count| CliError::PlanDrift { path: file.to_path_buf(), plan_id: reviewed.plan_id.clone(), count };
+    let (fresh, snapshot) = match session.plan_and_snapshot(target, policy).await {
+        Ok(x) => x,
+        Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
+            super::write_stdout(
+                format!("plan {}: refuses: pool {}: {e}\n", reviewed.plan_id, reviewed.pool).as_bytes(),
+            )?;
+            return Err(refuse(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let observed = Observed::from_plan(&fresh, &snapshot.pdbs);
+    let check = StartCheck { policy_now: policy, now: session.engine.clock.now(), max_age: args.max_plan_age };
+    let drift = drift::before_start(reviewed, &fresh, &observed, &check);
+    let mut out =
+        format!("executing reviewed plan {} ({}), made at {}\n", reviewed.plan_id, file.display(), reviewed.planned_at);
+    if drift == drift::Drift::default() {
+        out.push_str("  the cluster and the provider match the plan\n");
+    }
+    out.push_str(&drift.lines("  "));
+    super::write_stdout(out.as_bytes())?;
+    if drift.is_material() { Err(refuse(drift.material.len())) } else { Ok(()) }
+}
+
+/// A plan with blocked pods starts only when the operator accepts them: `--accept-blockers`, or yes on a
+/// terminal. A job without the flag is refused (exit 5) before anything changes.
+fn accept_blockers(plan: &UpgradePlan, args: &UpgradeArgs) -> Result<(), CliError> {
+    let count = plan.blocked().count();
+    if count == 0 || args.accept_blockers {
+        return Ok(());
+    }
+    let mut list = String::from("blocked pods:\n");
+    for p in plan.blocked() {
+        if let crate::model::plan::Disposition::Blocked(reason) = &p.disposition {
+            list.push_str(&format!("  {} on {}: {reason}\n", p.key(), p.node));
+        }
+    }
+    super::write_stdout(list.as_bytes())?;
+    if args.yes || !std::io::stdin().is_terminal() {
+        return Err(CliError::PlanBlockers { count });
+    }
+    let then = match plan.policy.escalation {
+        Escalation::Pause => "the run creates green, cordons blue and pauses at the first of them (exit 4)",
+        Escalation::Quarantine => "their nodes stay cordoned with them and blue is not deleted until they are moved",
+        Escalation::Force if plan.policy.force_allowed => {
+            "they are deleted at the drain timeout, bypassing their budgets"
+        }
+        Escalation::Force => "the run pauses at the first of them (force is not enabled: --force)",
+    };
+    let question = format!("The plan has {count} blocked pod(s): {then}. Start anyway?");
+    if super::prompt::confirm(&question)? { Ok(()) } else { Err(CliError::PlanBlockers { count }) }
 }

@@ -2,7 +2,8 @@
 //! and by what the PDBs allow, completion by watch (NotFound or a new UID), then the readiness gate
 //! (replacements Ready). Performs the I/O; the decisions are in [`super::tracker`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -10,9 +11,10 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 
-use super::tracker::{PdbsByNs, PodState, Stuck, Tracker, find_pdb};
+use super::tracker::{Ledger, PdbsByNs, PodState, Stuck, Tracked, Tracker, find_pdb, landed_back_reason, qualify};
 use super::{Engine, EngineError, StepPoint};
 use crate::model::policy::Policy;
+use crate::model::snapshot::PodInfo;
 use crate::ports::report::Event;
 use crate::ports::{ClusterError, EvictOutcome, LiveView, Replicas, Stored};
 
@@ -34,6 +36,7 @@ pub enum DrainEnd {
 #[derive(Debug, Clone)]
 pub struct DrainResult {
     pub end: DrainEnd,
+    /// Pods the drain moved, earlier passes of the same batch included (see [`Ledger`]).
     pub moved: usize,
     pub evicted: usize,
 }
@@ -51,18 +54,42 @@ fn backoff(attempt: u32) -> Duration {
         .unwrap_or(Duration::from_secs(30))
 }
 
+/// What a drain works on.
+pub(crate) struct Scope<'a> {
+    /// The nodes to empty (cordoned).
+    pub nodes: &'a [String],
+    /// Every cordoned node of the pool being drained (`nodes` among them): a workload pod that appears on
+    /// one after the drain started is a replacement that landed back.
+    pub cordoned: &'a [String],
+    /// The batch whose checkpoint entry keeps the [`Ledger`] (`None`: kept in memory only).
+    pub batch: Option<usize>,
+}
+
 impl Engine {
-    /// Drains `nodes` (already cordoned). `stop` is polled every tick for pause/rollback/abort requests.
+    /// Drains `scope.nodes` (already cordoned). Requests (pause, rollback, abort) are polled every tick.
     pub(crate) async fn drain_nodes(
         &self,
         st: &mut Stored,
-        nodes: &[String],
+        scope: &Scope<'_>,
         policy: &Policy,
     ) -> Result<DrainResult, EngineError> {
+        let nodes = scope.nodes;
         let live = self.cluster.live().await?;
         let started = self.clock.elapsed();
         let deadline = started + policy.drain_timeout;
         let mut tracker = Tracker::default();
+        let mut ledger = scope
+            .batch
+            .and_then(|i| st.checkpoint.batches.get(i))
+            .map(|b| Ledger {
+                to_move: b.to_move.iter().cloned().collect(),
+                landed_back: b.landed_back.iter().cloned().collect(),
+            })
+            .unwrap_or_default();
+        let others: Vec<&String> = scope.cordoned.iter().filter(|n| !nodes.contains(n)).collect();
+        let mut baseline_elsewhere: HashSet<String> = HashSet::new();
+        let mut landed_elsewhere: BTreeMap<String, Stuck> = BTreeMap::new();
+        let mut first = true;
         let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
         let mut limit = policy.max_in_flight.max(1);
         let mut dispatched_rv: HashMap<String, String> = HashMap::new();
@@ -78,6 +105,24 @@ impl Engine {
             let namespaces: BTreeSet<&str> = pods.iter().map(|p| p.namespace.as_str()).collect();
             let pdbs_by_ns: PdbsByNs = namespaces.iter().map(|ns| (ns.to_string(), live.pdbs(ns))).collect();
             tracker.observe(&pods, &pdbs_by_ns, &policy.allow, now);
+            let mut ledger_changed = false;
+            if first {
+                // Before the first eviction: what must move is recorded (with the batch's entry, which may be
+                // new: Draining, started), and what the other cordoned nodes hold now is what landing back is
+                // measured against.
+                first = false;
+                ledger_changed = ledger.record(tracker.movable_uids()) || scope.batch.is_some();
+                baseline_elsewhere = others.iter().flat_map(|n| live.pods_on(n)).map(|p| p.uid.clone()).collect();
+            }
+            for key in tracker.take_landed() {
+                if let Some(t) = tracker.pods.get(&key) {
+                    ledger_changed |= ledger.landed(&t.pod.uid);
+                    self.reporter.event(&Event::Note { message: format!("{key}: {}", landed_reason(t)) });
+                }
+            }
+            if ledger_changed {
+                self.keep_ledger(st, scope.batch, &ledger).await?;
+            }
             for (key, t) in &tracker.pods {
                 if t.state == PodState::Gone && t.movable && reported.get(key).map(String::as_str) != Some("moved") {
                     reported.insert(key.clone(), "moved".into());
@@ -86,7 +131,7 @@ impl Engine {
             }
 
             if stopping && pending.is_empty() {
-                return Ok(DrainResult { end: DrainEnd::Interrupted, moved: tracker.moved(), evicted });
+                return Ok(DrainResult { end: DrainEnd::Interrupted, moved: moved(&pods, &ledger), evicted });
             }
 
             // Readiness gate and unschedulable replacements.
@@ -108,6 +153,7 @@ impl Engine {
                             node: String::new(),
                             pdb: None,
                             reason: format!("replacement cannot be scheduled: {msg}"),
+                            landed_back: false,
                         });
                     }
                     still_unschedulable.insert(pod, since);
@@ -117,9 +163,10 @@ impl Engine {
             if !unschedulable.is_empty() && pending.is_empty() {
                 let mut stuck = unschedulable;
                 stuck.extend(tracker.stuck(true));
+                stuck.extend(landed_elsewhere.values().cloned());
                 return Ok(DrainResult {
                     end: DrainEnd::Stuck { stuck, timed_out: false },
-                    moved: tracker.moved(),
+                    moved: moved(&pods, &ledger),
                     evicted,
                 });
             }
@@ -133,13 +180,30 @@ impl Engine {
                     }
                     continue;
                 }
-                let blocked = tracker.stuck(false);
+                // And the other cordoned nodes once more: a replacement may have landed back there.
+                if self
+                    .scan_elsewhere(
+                        st,
+                        scope,
+                        &live,
+                        &others,
+                        &baseline_elsewhere,
+                        &mut landed_elsewhere,
+                        &mut tracker,
+                        &mut ledger,
+                    )
+                    .await?
+                {
+                    continue;
+                }
+                let mut blocked = tracker.stuck(false);
+                blocked.extend(landed_elsewhere.values().cloned());
                 let end = if blocked.is_empty() {
                     DrainEnd::Done
                 } else {
                     DrainEnd::Stuck { stuck: blocked, timed_out: false }
                 };
-                return Ok(DrainResult { end, moved: tracker.moved(), evicted });
+                return Ok(DrainResult { end, moved: moved(&pods, &ledger), evicted });
             }
             if now >= deadline && pending.is_empty() {
                 let mut stuck = tracker.stuck(true);
@@ -149,11 +213,13 @@ impl Engine {
                         node: String::new(),
                         pdb: None,
                         reason: "replacements not Ready before the drain timeout".into(),
+                        landed_back: false,
                     });
                 }
+                stuck.extend(landed_elsewhere.values().cloned());
                 return Ok(DrainResult {
                     end: DrainEnd::Stuck { stuck, timed_out: true },
-                    moved: tracker.moved(),
+                    moved: moved(&pods, &ledger),
                     evicted,
                 });
             }
@@ -161,6 +227,17 @@ impl Engine {
             if !stopping && now.saturating_sub(last_poll) >= self.tick {
                 last_poll = now;
                 self.lock.renew(&self.holder).await?;
+                self.scan_elsewhere(
+                    st,
+                    scope,
+                    &live,
+                    &others,
+                    &baseline_elsewhere,
+                    &mut landed_elsewhere,
+                    &mut tracker,
+                    &mut ledger,
+                )
+                .await?;
                 self.poll_requests(st).await?;
                 if self.stop_requested(st) {
                     stopping = true;
@@ -234,6 +311,55 @@ impl Engine {
         }
     }
 
+    /// Writes the ledger into batch `batch`'s checkpoint entry and saves (nothing for a drain without one).
+    async fn keep_ledger(&self, st: &mut Stored, batch: Option<usize>, ledger: &Ledger) -> Result<(), EngineError> {
+        let Some(b) = batch.and_then(|i| st.checkpoint.batches.get_mut(i)) else { return Ok(()) };
+        b.to_move = ledger.to_move.iter().cloned().collect();
+        b.landed_back = ledger.landed_back.iter().cloned().collect();
+        self.save(st).await
+    }
+
+    /// Looks for workload pods that appeared on the other cordoned nodes since the drain started
+    /// (replacements that landed back): records them, stops evicting their workloads' pods. Whether it found
+    /// any new one.
+    #[allow(clippy::too_many_arguments)]
+    async fn scan_elsewhere(
+        &self,
+        st: &mut Stored,
+        scope: &Scope<'_>,
+        live: &Arc<dyn LiveView>,
+        others: &[&String],
+        baseline: &HashSet<String>,
+        found: &mut BTreeMap<String, Stuck>,
+        tracker: &mut Tracker,
+        ledger: &mut Ledger,
+    ) -> Result<bool, EngineError> {
+        let mut new = false;
+        for node in others {
+            for p in live.pods_on(node) {
+                let skip = p.mirror || p.finished() || p.owner_kind() == Some("DaemonSet");
+                if skip || baseline.contains(&p.uid) || found.contains_key(&p.uid) {
+                    continue;
+                }
+                let reason = landed_back_reason(&p, node);
+                self.reporter.event(&Event::Note { message: format!("{}: {reason}", p.key()) });
+                if let Some(w) = &p.workload {
+                    tracker.hold_back(&qualify(w, &p.namespace));
+                }
+                ledger.landed(&p.uid);
+                found.insert(
+                    p.uid.clone(),
+                    Stuck { pod: p.key(), node: node.to_string(), pdb: None, reason, landed_back: true },
+                );
+                new = true;
+            }
+        }
+        if new {
+            self.keep_ledger(st, scope.batch, ledger).await?;
+        }
+        Ok(new)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn handle_eviction(
         &self,
@@ -296,6 +422,20 @@ impl Engine {
             || (cp.requests.rollback.is_some()
                 && !matches!(cp.phase, crate::model::checkpoint::Phase::RollingBack { .. }))
             || cp.status == crate::model::checkpoint::RunStatus::Aborted
+    }
+}
+
+/// What `ledger` counts as moved while `pods` are on the drained nodes.
+fn moved(pods: &[Arc<PodInfo>], ledger: &Ledger) -> usize {
+    let present: HashSet<&str> = pods.iter().map(|p| p.uid.as_str()).collect();
+    ledger.moved(|u| present.contains(u))
+}
+
+/// The reason recorded for a tracked pod that landed back.
+fn landed_reason(t: &Tracked) -> &str {
+    match &t.state {
+        PodState::LandedBack { reason } => reason,
+        _ => "landed back on a cordoned node",
     }
 }
 

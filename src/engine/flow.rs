@@ -7,107 +7,125 @@ use std::time::Duration;
 
 use poolshift_provider_api::{ErrorKind, PoolState, PoolStatus, ProviderError};
 
-use super::drain::DrainEnd;
+use super::decide::{self, Escalate, Gate};
+use super::drain::{DrainEnd, Scope};
 use super::{Engine, EngineError, Outcome, StepPoint, Summary, steps};
 use crate::model::checkpoint::{BatchState, Blocker, Phase, RollbackStep, RunStatus};
-use crate::model::policy::Escalation;
+use crate::model::plan::Disposition;
 use crate::model::version::Version;
-use crate::ports::Stored;
 use crate::ports::report::Event;
+use crate::ports::{LockError, Stored};
 
-/// Provider calls that failed with a transient error are retried this many times before the run stops.
-const PROVIDER_RETRIES: u32 = 8;
 /// Once green's nodes are all Ready, how soon the provider is asked again whether the pool is Ready.
 const GREEN_REPOLL: Duration = Duration::from_secs(1);
 
 impl Engine {
-    /// Runs from the checkpoint's phase until the run ends, pauses or blocks.
+    /// Runs from the checkpoint's phase until the run ends, pauses or blocks. A run that stops on an error
+    /// is recorded as failed, with the error as its reason (best effort: the error may be the store's).
     pub(crate) async fn run(&self, mut st: Stored) -> Result<Outcome, EngineError> {
+        let result = self.run_phases(&mut st).await;
+        if let Err(e) = &result {
+            self.record_failure(&mut st, e).await;
+        }
+        result
+    }
+
+    /// Marks the run failed after `e`, unless `e` means this process may no longer write the checkpoint (a
+    /// simulated crash, a lease another agent took) or the run already ended otherwise.
+    async fn record_failure(&self, st: &mut Stored, e: &EngineError) {
+        if matches!(e, EngineError::Halted(_) | EngineError::Lock(LockError::Lost { .. })) || st.checkpoint.finished() {
+            return;
+        }
+        let reason = e.to_string();
+        st.checkpoint.status = RunStatus::Failed(reason.clone());
+        let now = self.now();
+        st.checkpoint.note(&now, format!("failed: {reason}"));
+        if let Err(save) = self.save(st).await {
+            tracing::error!(error = %save, run_error = %reason, "recording the run as failed failed too");
+        }
+    }
+
+    async fn run_phases(&self, st: &mut Stored) -> Result<Outcome, EngineError> {
         loop {
             self.lock.renew(&self.holder).await?;
-            self.poll_requests(&mut st).await?;
-            if st.checkpoint.status == RunStatus::Aborted {
-                return Ok(Outcome::Aborted);
-            }
-            let rollback_asked = st.checkpoint.requests.rollback.is_some();
-            if rollback_asked && !matches!(st.checkpoint.phase, Phase::RollingBack { .. }) {
-                if steps::can_roll_back(&st.checkpoint.phase) {
+            self.poll_requests(st).await?;
+            match decide::gate(&st.checkpoint, self.interrupted()) {
+                Gate::Aborted => return Ok(Outcome::Aborted),
+                Gate::StartRollback => {
                     st.checkpoint.phase = Phase::RollingBack { step: RollbackStep::UncordonBlue };
                     st.checkpoint.requests.pause = None;
                     let now = self.now();
                     st.checkpoint.note(&now, "rollback started");
-                    self.save(&mut st).await?;
-                } else {
+                    self.save(st).await?;
+                    continue;
+                }
+                Gate::IgnoreRollback => {
                     st.checkpoint.requests.rollback = None;
                     let now = self.now();
                     st.checkpoint.note(&now, "rollback request ignored: blue deletion already started");
-                    self.save(&mut st).await?;
+                    self.save(st).await?;
+                    continue;
                 }
-            }
-            if (st.checkpoint.requests.pause.is_some() || self.interrupted())
-                && !matches!(st.checkpoint.phase, Phase::Done | Phase::RolledBack)
-            {
-                let reason = match &st.checkpoint.requests.pause {
-                    Some(r) => format!("paused by {} at {}", r.by, r.at),
-                    None => "interrupted (Ctrl-C)".to_string(),
-                };
-                st.checkpoint.status = RunStatus::Paused(reason.clone());
-                let now = self.now();
-                st.checkpoint.note(&now, reason.clone());
-                self.save(&mut st).await?;
-                self.reporter.event(&Event::Paused { reason: reason.clone() });
-                return Ok(Outcome::Paused(reason));
+                Gate::Pause(reason) => {
+                    st.checkpoint.status = RunStatus::Paused(reason.clone());
+                    let now = self.now();
+                    st.checkpoint.note(&now, reason.clone());
+                    self.save(st).await?;
+                    self.reporter.event(&Event::Paused { reason: reason.clone() });
+                    return Ok(Outcome::Paused(reason));
+                }
+                Gate::Proceed => {}
             }
             let phase = st.checkpoint.phase.clone();
             let next = match phase {
                 Phase::Planned => Some(Phase::CreatingGreen),
-                Phase::CreatingGreen => match self.create_green(&mut st).await? {
+                Phase::CreatingGreen => match self.create_green(st).await? {
                     Ok(()) => Some(Phase::WaitingGreenReady),
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::WaitingGreenReady => match self.wait_green_ready(&mut st).await? {
+                Phase::WaitingGreenReady => match self.wait_green_ready(st).await? {
                     Ok(true) => Some(Phase::Validating),
                     Ok(false) => continue, // a request arrived: handled at the top of the loop
                     Err(outcome) => return Ok(outcome),
                 },
-                Phase::Validating => match self.validate_green(&mut st).await? {
+                Phase::Validating => match self.validate_green(st).await? {
                     Ok(()) => Some(Phase::CordoningBlue),
                     Err(outcome) => return Ok(outcome),
                 },
                 Phase::CordoningBlue => {
-                    self.cordon_blue(&mut st).await?;
+                    self.cordon_blue(st).await?;
                     Some(steps::after_batch(&st.checkpoint, None))
                 }
-                Phase::Draining { batch, .. } => match self.drain_batch(&mut st, batch).await? {
+                Phase::Draining { batch, .. } => match self.drain_batch(st, batch).await? {
                     Ok(Some(next)) => Some(next),
                     Ok(None) => continue,
                     Err(outcome) => return Ok(outcome),
                 },
                 Phase::PoolSoaking => {
                     let soak = st.checkpoint.plan.policy.pool_soak;
-                    if self.soak(&mut st, soak, "pool soak before deleting blue").await? {
+                    if self.soak(st, soak, "pool soak before deleting blue").await? {
                         Some(Phase::DeletingBlue)
                     } else {
                         continue;
                     }
                 }
-                Phase::DeletingBlue => match self.delete_blue(&mut st).await? {
+                Phase::DeletingBlue => match self.delete_blue(st).await? {
                     Ok(()) => Some(Phase::Done),
                     Err(outcome) => return Ok(outcome),
                 },
                 Phase::Done => {
                     st.checkpoint.status = RunStatus::Done;
-                    self.save(&mut st).await?;
-                    return Ok(Outcome::Done(self.summary(&st)));
+                    self.save(st).await?;
+                    return Ok(Outcome::Done(self.summary(st)));
                 }
-                Phase::RollingBack { step } => match self.rollback_step(&mut st, step).await? {
+                Phase::RollingBack { step } => match self.rollback_step(st, step).await? {
                     Ok(next) => next,
                     Err(outcome) => return Ok(outcome),
                 },
                 Phase::RolledBack => {
                     st.checkpoint.status = RunStatus::RolledBack;
                     st.checkpoint.requests.rollback = None;
-                    self.save(&mut st).await?;
+                    self.save(st).await?;
                     return Ok(Outcome::RolledBack);
                 }
             };
@@ -115,7 +133,7 @@ impl Engine {
                 st.checkpoint.phase = next.clone();
                 let now = self.now();
                 st.checkpoint.note(&now, format!("entering {next}"));
-                self.save(&mut st).await?;
+                self.save(st).await?;
                 self.reporter.event(&Event::Phase { phase: next.clone() });
                 self.hook(StepPoint::Saved(next))?;
             }
@@ -128,6 +146,7 @@ impl Engine {
         let seconds = started.map_or(0.0, |s| self.clock.now().duration_since(s).as_secs_f64());
         Summary {
             run_id: cp.run_id.clone(),
+            plan_id: cp.plan_id.clone(),
             pool: cp.pool.clone(),
             green: cp.green.name.clone(),
             batches: cp.batches.len(),
@@ -154,25 +173,26 @@ impl Engine {
         Ok(Outcome::Blocked { reason, blockers })
     }
 
-    /// Calls the provider, retrying transient errors with backoff; other errors are returned.
-    pub(crate) async fn provider_call<T, F, Fut>(&self, mut f: F) -> Result<T, ProviderError>
+    /// Calls the provider, retrying transient errors (see [`super::retry`]).
+    pub(crate) async fn provider_call<T, F, Fut>(&self, f: F) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut + Send,
         Fut: std::future::Future<Output = Result<T, ProviderError>> + Send,
         T: Send,
     {
-        let mut attempt = 0;
-        loop {
-            match f().await {
-                Err(e) if e.kind.is_retryable() && attempt < PROVIDER_RETRIES => {
-                    attempt += 1;
-                    let wait = Duration::from_secs(1 << attempt.min(5));
-                    tracing::warn!(error = %e, attempt, "provider call failed, retrying in {wait:?}");
-                    self.clock.sleep(wait).await;
-                }
-                other => return other,
-            }
-        }
+        super::retry::provider(self.clock.clone(), f).await
+    }
+
+    /// The provider's status of pool `name` (`None`: it does not exist), with retries.
+    pub(crate) async fn pool_status(&self, name: &str) -> Result<Option<PoolStatus>, ProviderError> {
+        let provider = self.provider.clone();
+        let name = name.to_string();
+        self.provider_call(|| {
+            let p = provider.clone();
+            let n = name.clone();
+            async move { p.pool_status(&n).await }
+        })
+        .await
     }
 
     async fn create_green(&self, st: &mut Stored) -> Result<Result<(), Outcome>, EngineError> {
@@ -187,6 +207,7 @@ impl Engine {
                 async move { p.pool_status(&n).await }
             })
             .await?;
+        let adopted = existing.is_some();
         let status = match existing {
             // Adopt our own pool from an interrupted attempt, but never a same-named pool at another version.
             Some(s) if s.version.parse::<Version>().ok() != spec.version.parse::<Version>().ok() => {
@@ -231,10 +252,17 @@ impl Engine {
                 }
             }
         };
+        self.hook(StepPoint::GreenAccepted)?;
         st.checkpoint.green.created = true;
         let now = self.now();
-        st.checkpoint.note(&now, format!("green pool {name} created (provider state {:?})", status.state));
-        self.reporter.event(&Event::GreenCreated { pool: name });
+        if adopted {
+            st.checkpoint
+                .note(&now, format!("adopted green pool {name}, already there (provider state {:?})", status.state));
+            self.reporter.event(&Event::GreenAdopted { pool: name, state: status.state });
+        } else {
+            st.checkpoint.note(&now, format!("green pool {name} created (provider state {:?})", status.state));
+            self.reporter.event(&Event::GreenCreated { pool: name });
+        }
         Ok(Ok(()))
     }
 
@@ -397,23 +425,58 @@ impl Engine {
         }
         let policy = st.checkpoint.plan.policy.clone();
         if batch.state != BatchState::Soaking {
+            if batch.state == BatchState::Pending
+                && let Some(drift) = self.reviewed_batch_drift(st, i).await?
+            {
+                let now = self.now();
+                for c in &drift.benign {
+                    st.checkpoint.note(&now, format!("batch {}: differs from the reviewed plan: {c}", i + 1));
+                    self.reporter.event(&Event::Note { message: format!("batch {}: {c}", i + 1) });
+                }
+                if drift.is_material() {
+                    let changes: Vec<String> = drift.material.iter().map(ToString::to_string).collect();
+                    let reason = format!(
+                        "batch {} of {of}: the cluster no longer matches reviewed plan {}: {}; put it back and `poolshift resume`, or `poolshift rollback`",
+                        i + 1,
+                        st.checkpoint.plan_id,
+                        changes.join("; ")
+                    );
+                    return Ok(Err(self.block(st, reason, Vec::new()).await?));
+                }
+            }
             if batch.state == BatchState::Pending {
+                // Saved with the pods to move, by the drain before its first eviction.
                 let now = self.now();
                 let b = &mut st.checkpoint.batches[i];
                 b.state = BatchState::Draining;
                 b.started_at = Some(now);
-                self.save(st).await?;
             }
-            let planned = st.checkpoint.plan.batches.get(i).map_or(0, |b| b.pods.len());
+            // The pods the plan moves, counted as the plan summary counts them (DaemonSet, mirror, finished and
+            // blocked pods stay).
+            let planned = st
+                .checkpoint
+                .plan
+                .batches
+                .get(i)
+                .map_or(0, |b| b.pods.iter().filter(|p| p.disposition == Disposition::Evict).count());
             self.reporter.event(&Event::BatchStarted { batch: i, of, nodes: batch.nodes.clone(), pods: planned });
             let started = self.clock.elapsed();
-            let result = self.drain_nodes(st, &batch.nodes, &policy).await?;
-            st.checkpoint.moved += result.moved as u64;
-            st.checkpoint.batches[i].evicted += result.evicted as u64;
+            // Every blue node is cordoned by now: a workload pod appearing on one during the drain landed back.
+            let blue: Vec<String> = st.checkpoint.batches.iter().flat_map(|b| b.nodes.iter().cloned()).collect();
+            let scope = Scope { nodes: &batch.nodes, cordoned: &blue, batch: Some(i) };
+            let result = self.drain_nodes(st, &scope, &policy).await?;
+            // The batch's count covers its earlier passes too (a crash, a pause): replace it in the total.
+            let b = &mut st.checkpoint.batches[i];
+            let before = std::mem::replace(&mut b.moved, result.moved as u64);
+            b.evicted += result.evicted as u64;
+            st.checkpoint.moved = st.checkpoint.moved.saturating_sub(before) + result.moved as u64;
             match result.end {
                 DrainEnd::Done => {
-                    st.checkpoint.batches[i].state = BatchState::Soaking;
-                    st.checkpoint.batches[i].blockers.clear();
+                    let b = &mut st.checkpoint.batches[i];
+                    b.state = BatchState::Soaking;
+                    b.blockers.clear();
+                    b.to_move.clear();
+                    b.landed_back.clear();
                     self.save(st).await?;
                     let secs = (self.clock.elapsed() - started).as_secs_f64();
                     self.reporter.event(&Event::BatchDone { batch: i, of, moved: result.moved, seconds: secs });
@@ -433,35 +496,30 @@ impl Engine {
                         })
                         .collect();
                     st.checkpoint.batches[i].blockers = blockers.clone();
-                    let why = if timed_out { "drain timeout reached" } else { "pods cannot be moved" };
-                    match policy.escalation {
-                        Escalation::Quarantine => {
-                            let nodes: Vec<String> = stuck
-                                .iter()
-                                .map(|s| s.node.clone())
-                                .filter(|n| !n.is_empty())
-                                .collect::<std::collections::BTreeSet<_>>()
-                                .into_iter()
-                                .collect();
+                    match decide::escalate(&policy, i, of, &stuck, timed_out) {
+                        Escalate::Quarantine { nodes } => {
                             for n in &nodes {
                                 if !st.checkpoint.quarantined.contains(n) {
                                     st.checkpoint.quarantined.push(n.clone());
                                 }
                             }
-                            st.checkpoint.batches[i].state = BatchState::Quarantined;
+                            let b = &mut st.checkpoint.batches[i];
+                            b.state = BatchState::Quarantined;
+                            b.to_move.clear();
+                            b.landed_back.clear();
                             let now = self.now();
+                            let why = if timed_out { "drain timeout reached" } else { "pods cannot be moved" };
                             st.checkpoint
                                 .note(&now, format!("batch {}: {why}; quarantined {}", i + 1, nodes.join(", ")));
                             self.reporter.event(&Event::Blocked { blockers });
                             self.reporter.event(&Event::Quarantined { nodes });
                             return Ok(Ok(Some(steps::after_batch(&st.checkpoint, Some(i)))));
                         }
-                        Escalation::Force if policy.force_allowed => {
-                            for s in stuck.iter().filter(|s| !s.node.is_empty()) {
-                                if let Some(p) = self.cluster.live().await?.pod(
-                                    s.pod.split_once('/').map_or("", |x| x.0),
-                                    s.pod.split_once('/').map_or("", |x| x.1),
-                                ) {
+                        Escalate::Force { pods } => {
+                            let live = self.cluster.live().await?;
+                            for s in stuck.iter().filter(|s| pods.contains(&s.pod)) {
+                                let Some((ns, name)) = s.pod.split_once('/') else { continue };
+                                if let Some(p) = live.pod(ns, name) {
                                     let r = crate::ports::PodRef {
                                         namespace: p.namespace.clone(),
                                         name: p.name.clone(),
@@ -475,18 +533,7 @@ impl Engine {
                             self.save(st).await?;
                             return Ok(Ok(None)); // drain the batch again: what is left now moves or goes
                         }
-                        Escalation::Force | Escalation::Pause => {
-                            let extra = if policy.escalation == Escalation::Force {
-                                " (escalation force is configured but force was not enabled for this run)"
-                            } else {
-                                ""
-                            };
-                            let reason = format!(
-                                "batch {} of {of}: {why}{extra}; resolve the blockers and run `poolshift resume`, or `poolshift rollback`",
-                                i + 1
-                            );
-                            return Ok(Err(self.block(st, reason, blockers).await?));
-                        }
+                        Escalate::Block { reason } => return Ok(Err(self.block(st, reason, blockers).await?)),
                     }
                 }
             }

@@ -5,8 +5,12 @@
 //! Decisions that need no I/O live in [`tracker`] (batch drain bookkeeping) and [`steps`] (which phase
 //! comes next); this module and [`drain`] perform them through the ports.
 
+mod abort;
+mod decide;
 pub mod drain;
 mod flow;
+mod plan_check;
+mod retry;
 mod rollback;
 pub mod steps;
 pub mod tracker;
@@ -19,7 +23,12 @@ use poolshift_provider_api::{Provider, ProviderError};
 
 use crate::model::checkpoint::{Blocker, Checkpoint, Phase, Request, RunStatus};
 use crate::model::plan::UpgradePlan;
-use crate::ports::{CheckpointStore, Clock, Cluster, ClusterError, Lock, LockError, Reporter, StoreError, Stored};
+use crate::ports::report::Event;
+use crate::ports::{
+    CheckpointStore, Clock, Cluster, ClusterError, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored, lock,
+};
+
+pub use abort::{AbortReport, LeaseAfterAbort, LeftBehind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -66,6 +75,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Summary {
     pub run_id: String,
+    /// The plan that ran.
+    pub plan_id: String,
     pub pool: String,
     pub green: String,
     pub batches: usize,
@@ -81,6 +92,8 @@ pub enum StepPoint {
     Saved(Phase),
     /// Just after an eviction was accepted (the checkpoint does not know about it yet).
     Evicted { pod: String },
+    /// Just after the provider accepted (or already had) the green pool, before the checkpoint records it.
+    GreenAccepted,
 }
 
 pub type StepHook = Arc<dyn Fn(&StepPoint) -> bool + Send + Sync>;
@@ -137,13 +150,28 @@ impl Engine {
 
     /// Starts a new run of `plan`. Refuses while an unfinished run exists for the pool.
     pub async fn start(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
-        self.lock.acquire(&self.holder).await?;
-        let result = self.start_locked(plan).await;
+        self.start_from(plan, None).await
+    }
+
+    /// Starts a new run of a reviewed plan read from `file`: before each batch, the batch is compared with the
+    /// cluster, and material drift blocks the run.
+    pub async fn start_reviewed(&self, plan: UpgradePlan, file: &str) -> Result<Outcome, EngineError> {
+        self.start_from(plan, Some(file.to_string())).await
+    }
+
+    async fn start_from(&self, plan: UpgradePlan, reviewed: Option<String>) -> Result<Outcome, EngineError> {
+        let previous = self.lock.acquire(&self.holder).await?;
+        let result = self.start_locked(plan, reviewed, previous).await;
         self.release_unless_halted(&result).await;
         result
     }
 
-    async fn start_locked(&self, plan: UpgradePlan) -> Result<Outcome, EngineError> {
+    async fn start_locked(
+        &self,
+        plan: UpgradePlan,
+        reviewed: Option<String>,
+        previous: Option<LeaseHolder>,
+    ) -> Result<Outcome, EngineError> {
         let existing = self.store.load().await?;
         if let Some(s) = &existing
             && !s.checkpoint.finished()
@@ -158,7 +186,13 @@ impl Engine {
         let run_id = format!("{}-{}", plan.pool, now.strftime("%Y%m%dT%H%M%SZ"));
         let mut cp = Checkpoint::new(&run_id, plan, &now.to_string());
         cp.seq = existing.as_ref().map_or(0, |s| s.checkpoint.seq);
-        cp.note(&self.now(), format!("run {run_id} started by {}", self.holder));
+        let of = match &reviewed {
+            Some(file) => format!("reviewed plan {} ({file})", cp.plan_id),
+            None => format!("plan {}", cp.plan_id),
+        };
+        cp.reviewed = reviewed;
+        cp.note(&self.now(), format!("run {run_id} of {of} started by {}", self.holder));
+        self.took_over(&mut cp, previous.as_ref());
         let mut st = Stored { checkpoint: cp, version: String::new() };
         let expected = existing.map(|s| s.version);
         st.checkpoint.seq += 1;
@@ -168,13 +202,24 @@ impl Engine {
 
     /// Continues the run from its checkpoint, re-planning the remaining blue nodes against the live cluster.
     pub async fn resume(&self) -> Result<Outcome, EngineError> {
-        self.lock.acquire(&self.holder).await?;
-        let result = self.resume_locked().await;
+        self.resume_with(&|_| {}).await
+    }
+
+    /// [`Engine::resume`], calling `announce` with the checkpoint once the lease is taken and the run is
+    /// known to be resumable (and before anything else is reported), so that nothing claims to resume a run
+    /// another agent still holds.
+    pub async fn resume_with(&self, announce: &(dyn Fn(&Checkpoint) + Send + Sync)) -> Result<Outcome, EngineError> {
+        let previous = self.lock.acquire(&self.holder).await?;
+        let result = self.resume_locked(announce, previous).await;
         self.release_unless_halted(&result).await;
         result
     }
 
-    async fn resume_locked(&self) -> Result<Outcome, EngineError> {
+    async fn resume_locked(
+        &self,
+        announce: &(dyn Fn(&Checkpoint) + Send + Sync),
+        previous: Option<LeaseHolder>,
+    ) -> Result<Outcome, EngineError> {
         let mut st = self.load_required("resume").await?;
         let cp = &mut st.checkpoint;
         if cp.finished() {
@@ -185,10 +230,12 @@ impl Engine {
                 action: "resume".into(),
             });
         }
+        announce(cp);
         cp.requests.pause = None;
         cp.status = RunStatus::Running;
         let now = self.now();
         cp.note(&now, format!("resumed by {} at phase {}", self.holder, cp.phase));
+        self.took_over(cp, previous.as_ref());
         self.save(&mut st).await?;
         self.run(st).await
     }
@@ -196,8 +243,8 @@ impl Engine {
     /// Rolls back now if no agent holds the pool, or asks the running agent to.
     pub async fn rollback(&self) -> Result<Outcome, EngineError> {
         match self.lock.acquire(&self.holder).await {
-            Ok(()) => {
-                let result = self.rollback_locked().await;
+            Ok(previous) => {
+                let result = self.rollback_locked(previous).await;
                 self.release_unless_halted(&result).await;
                 result
             }
@@ -211,7 +258,7 @@ impl Engine {
         }
     }
 
-    async fn rollback_locked(&self) -> Result<Outcome, EngineError> {
+    async fn rollback_locked(&self, previous: Option<LeaseHolder>) -> Result<Outcome, EngineError> {
         let mut st = self.load_required("roll back").await?;
         if st.checkpoint.finished() {
             return Err(EngineError::Finished {
@@ -230,6 +277,7 @@ impl Engine {
         st.checkpoint.requests.rollback = Some(Request { by: self.holder.clone(), at: self.now() });
         st.checkpoint.requests.pause = None;
         st.checkpoint.status = RunStatus::Running;
+        self.took_over(&mut st.checkpoint, previous.as_ref());
         self.save(&mut st).await?;
         self.run(st).await
     }
@@ -237,29 +285,6 @@ impl Engine {
     /// Asks the running agent to stop at its next safe point (from any process).
     pub async fn request_pause(&self) -> Result<(), EngineError> {
         self.request(|cp, r| cp.requests.pause = Some(r)).await
-    }
-
-    /// Ends the run and releases the lease, leaving the cluster as it is. Returns what is left behind.
-    pub async fn abort(&self) -> Result<Vec<String>, EngineError> {
-        let mut st = self.load_required("abort").await?;
-        let cp = &mut st.checkpoint;
-        let mut left = Vec::new();
-        if cp.green.created {
-            left.push(format!("green pool {} exists", cp.green.name));
-        }
-        if steps::blue_cordoned(&cp.phase) {
-            left.push(format!("blue nodes of pool {} are cordoned", cp.pool));
-        }
-        if cp.autoscaling_prior.is_some() && !matches!(cp.phase, Phase::DeletingBlue | Phase::Done) {
-            left.push(format!("autoscaling of pool {} is frozen", cp.pool));
-        }
-        cp.status = RunStatus::Aborted;
-        let now = self.now();
-        cp.note(&now, format!("aborted by {}", self.holder));
-        self.save(&mut st).await?;
-        // The lease goes too, whoever held it: the run is over.
-        let _ = self.lock.release(&self.holder).await;
-        Ok(left)
     }
 
     async fn request(&self, set: impl Fn(&mut Checkpoint, Request) + Send) -> Result<(), EngineError> {
@@ -282,6 +307,27 @@ impl Engine {
         }
         Err(StoreError::Conflict { location: self.store.location(), expected: "(changed five times in a row)".into() }
             .into())
+    }
+
+    /// Records and reports that this agent took the pool over from `previous`, whose lease had expired.
+    fn took_over(&self, cp: &mut Checkpoint, previous: Option<&LeaseHolder>) {
+        let Some(p) = previous else { return };
+        let event = Event::TookOver {
+            previous: p.holder.clone(),
+            since: p.since,
+            renewed_at: p.renewed_at,
+            expired_at: p.expires_at(),
+        };
+        let (expired, since) = (lock::expiry_text(p.expires_at()), lock::time_text(p.since));
+        let now = self.now();
+        cp.note(
+            &now,
+            format!(
+                "{} took over from {}, whose lease expired at {expired} (held since {since})",
+                self.holder, p.holder
+            ),
+        );
+        self.reporter.event(&event);
     }
 
     async fn load_required(&self, action: &str) -> Result<Stored, EngineError> {

@@ -2,12 +2,47 @@
 
 use poolshift_provider_api::PoolState;
 
-use super::drain::DrainEnd;
+use super::drain::{DrainEnd, Scope};
 use super::{Engine, EngineError, Outcome, steps};
 use crate::model::checkpoint::{Blocker, Phase, RollbackStep};
+use crate::model::version::Version;
 use crate::ports::Stored;
 
 impl Engine {
+    /// Whether the green pool exists and is this run's. The checkpoint's word is not enough: a crash after
+    /// the provider accepted green but before the checkpoint recorded it leaves a pool the checkpoint does
+    /// not know, so the provider is asked (as `create_green` does on resume); a pool found there at the
+    /// plan's version is recorded as created.
+    async fn find_green(&self, st: &mut Stored) -> Result<bool, EngineError> {
+        if st.checkpoint.green.created {
+            return Ok(true);
+        }
+        let name = st.checkpoint.green.name.clone();
+        let Some(status) = self.pool_status(&name).await? else { return Ok(false) };
+        let want = st.checkpoint.plan.green.version.parse::<Version>().ok();
+        let now = self.now();
+        if status.version.parse::<Version>().ok() != want {
+            st.checkpoint.note(
+                &now,
+                format!(
+                    "rollback leaves pool {name} alone: it is at version {}, not {}, so this run did not create it",
+                    status.version, st.checkpoint.plan.green.version
+                ),
+            );
+            return Ok(false);
+        }
+        st.checkpoint.green.created = true;
+        st.checkpoint.note(
+            &now,
+            format!(
+                "rollback found green pool {name} (provider state {:?}) that the checkpoint had not recorded",
+                status.state
+            ),
+        );
+        self.save(st).await?;
+        Ok(true)
+    }
+
     /// Performs one rollback step; returns the next phase (`None` when interrupted, to re-enter the loop).
     pub(crate) async fn rollback_step(
         &self,
@@ -36,7 +71,7 @@ impl Engine {
                 }
             }
             RollbackStep::CordonGreen => {
-                if st.checkpoint.green.created {
+                if self.find_green(st).await? {
                     for n in nodes_of(&green) {
                         self.cluster.set_cordon(&n, true, &run_id).await?;
                     }
@@ -46,7 +81,8 @@ impl Engine {
                 if st.checkpoint.green.created {
                     let nodes = nodes_of(&green);
                     let policy = st.checkpoint.plan.policy.clone();
-                    let r = self.drain_nodes(st, &nodes, &policy).await?;
+                    let scope = Scope { nodes: &nodes, cordoned: &nodes, batch: None };
+                    let r = self.drain_nodes(st, &scope, &policy).await?;
                     st.checkpoint.moved += r.moved as u64;
                     match r.end {
                         DrainEnd::Done => {}
@@ -65,7 +101,7 @@ impl Engine {
                 }
             }
             RollbackStep::DeleteGreen => {
-                if st.checkpoint.green.created {
+                if self.find_green(st).await? {
                     let provider = self.provider.clone();
                     let g = green.clone();
                     self.provider_call(|| {

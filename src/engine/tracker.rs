@@ -30,6 +30,11 @@ pub enum PodState {
     Gone,
     /// Will not be evicted: reason for the report.
     Blocked { reason: String, pdb: Option<String> },
+    /// Appeared on a cordoned node after the drain started (a replacement scheduled back onto it): never
+    /// evicted in this drain, never counted as moved, reported as a blocker.
+    LandedBack { reason: String },
+    /// Not evicted: its workload's replacements land back on cordoned nodes.
+    HeldBack { reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +62,11 @@ pub struct Tracker {
     /// Evictions accepted per PDB since the cached PDB had this resourceVersion: while the cache still shows
     /// that version, its `disruptionsAllowed` does not include them.
     pending_by_pdb: HashMap<String, (String, u32)>,
+    /// Set after the first observation: from then on a new pod on the drained (cordoned) nodes is a
+    /// replacement that landed back, not a pod to move.
+    baseline_taken: bool,
+    /// Pods (keys) found landed back since the drain loop last took them with [`Tracker::take_landed`].
+    landed: Vec<String>,
 }
 
 /// Why the batch cannot go on by itself.
@@ -66,6 +76,58 @@ pub struct Stuck {
     pub node: String,
     pub pdb: Option<String>,
     pub reason: String,
+    /// A replacement that landed back on a cordoned node (or a pod held back because its workload's do):
+    /// deleting it does not help, its replacement lands back again.
+    pub landed_back: bool,
+}
+
+/// Why a pod that appeared on cordoned node `node` after the drain started is not moved.
+pub fn landed_back_reason(pod: &PodInfo, node: &str) -> String {
+    let why = if pod.tolerates_all {
+        "it tolerates every taint, node.kubernetes.io/unschedulable included, so the scheduler places its replacements on cordoned nodes"
+    } else {
+        "it tolerates the unschedulable taint (or its controller sets nodeName), so its replacements land on cordoned nodes"
+    };
+    format!(
+        "landed back on cordoned blue node {node} after the drain started: {why}; not counted as moved. Remove that toleration (or keep the workload off this pool), then resume"
+    )
+}
+
+/// The reason given to the pods of a workload whose replacements land back on cordoned nodes.
+fn held_back_reason(workload: &str) -> String {
+    format!(
+        "not evicted: replacements of {workload} land back on cordoned blue nodes (it tolerates the unschedulable taint), so evicting moves nothing"
+    )
+}
+
+/// What a drain has moved, counted so that it survives a crash: the pods that had to move (by UID),
+/// recorded before the first eviction, and the replacements that landed back on cordoned nodes (by UID).
+/// A pod that had to move and is no longer on the drained nodes has moved, unless a replacement of it landed
+/// back: each landed-back replacement takes one off the count.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub to_move: BTreeSet<String>,
+    pub landed_back: BTreeSet<String>,
+}
+
+impl Ledger {
+    /// Adds pods that must move; whether any was new.
+    pub fn record<'a>(&mut self, uids: impl IntoIterator<Item = &'a str>) -> bool {
+        let before = self.to_move.len();
+        self.to_move.extend(uids.into_iter().map(str::to_string));
+        self.to_move.len() != before
+    }
+
+    /// Records a replacement that landed back; whether it was new.
+    pub fn landed(&mut self, uid: &str) -> bool {
+        self.landed_back.insert(uid.to_string())
+    }
+
+    /// Pods moved, given which UIDs are still on the drained nodes.
+    pub fn moved(&self, present: impl Fn(&str) -> bool) -> usize {
+        let gone = self.to_move.iter().filter(|u| !present(u.as_str())).count();
+        gone.saturating_sub(self.landed_back.len())
+    }
 }
 
 impl Tracker {
@@ -98,6 +160,7 @@ impl Tracker {
         let new: Vec<&Arc<PodInfo>> =
             live_pods.iter().filter(|p| !known.contains(&(p.namespace.as_str(), p.name.as_str()))).collect();
         drop(known);
+        let mut held_back: BTreeSet<String> = BTreeSet::new();
         for p in new {
             let key = p.key();
             let pdbs: Vec<&PdbInfo> =
@@ -105,6 +168,15 @@ impl Tracker {
             let disposition = classify(p, &pdbs, allow);
             let (state, movable) = match &disposition {
                 Disposition::Skip(SkipReason::DaemonSet | SkipReason::Mirror | SkipReason::Finished) => continue,
+                // Scheduled onto a cordoned node of the drain after it started: a replacement that landed back.
+                _ if self.baseline_taken => {
+                    let node = p.node.clone().unwrap_or_default();
+                    self.landed.push(key.clone());
+                    if let Some(w) = &p.workload {
+                        held_back.insert(qualify(w, &p.namespace));
+                    }
+                    (PodState::LandedBack { reason: landed_back_reason(p, &node) }, false)
+                }
                 // Already going (evicted before a restart, force-deleted, deleted by someone): wait until it is gone.
                 _ if p.terminating => (PodState::Evicted { at: now }, true),
                 Disposition::Evict => (PodState::Waiting { not_before: Duration::ZERO, attempts: 0, last: None }, true),
@@ -129,6 +201,31 @@ impl Tracker {
             );
         }
         // Job pods that finished and blocked pods that went away resolve themselves above (Gone).
+        for w in held_back {
+            self.hold_back(&w);
+        }
+        self.baseline_taken = true;
+    }
+
+    /// Stops evicting the pods of `workload` (qualified key) still waiting: its replacements land back on
+    /// cordoned nodes, so evicting them would move nothing and could go on for ever.
+    pub fn hold_back(&mut self, workload: &str) {
+        for t in self.pods.values_mut() {
+            if t.workload.as_deref() == Some(workload) && matches!(t.state, PodState::Waiting { .. }) {
+                t.state = PodState::HeldBack { reason: held_back_reason(workload) };
+                t.movable = false;
+            }
+        }
+    }
+
+    /// Keys of the pods found landed back since the last call.
+    pub fn take_landed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.landed)
+    }
+
+    /// UIDs of the pods that must move (for the [`Ledger`]).
+    pub fn movable_uids(&self) -> impl Iterator<Item = &str> {
+        self.pods.values().filter(|t| t.movable).map(|t| t.pod.uid.as_str())
     }
 
     /// Pods to evict now, in a stable order, honouring the in-flight limit, the cached PDB budgets minus
@@ -266,10 +363,6 @@ impl Tracker {
         self.pods.values().filter(|t| t.movable).all(|t| t.state == PodState::Gone)
     }
 
-    pub fn moved(&self) -> usize {
-        self.pods.values().filter(|t| t.movable && t.state == PodState::Gone).count()
-    }
-
     /// Earliest time a waiting pod may be retried.
     pub fn next_retry(&self) -> Option<Duration> {
         self.pods
@@ -286,8 +379,11 @@ impl Tracker {
         self.pods
             .iter()
             .filter_map(|(key, t)| {
+                let landed_back = matches!(t.state, PodState::LandedBack { .. } | PodState::HeldBack { .. });
                 let reason = match &t.state {
-                    PodState::Blocked { reason, .. } => reason.clone(),
+                    PodState::Blocked { reason, .. }
+                    | PodState::LandedBack { reason }
+                    | PodState::HeldBack { reason } => reason.clone(),
                     PodState::Waiting { last, .. } if include_unfinished => {
                         last.clone().unwrap_or_else(|| "not evicted before the drain timeout".into())
                     }
@@ -297,7 +393,7 @@ impl Tracker {
                     }
                     _ => return None,
                 };
-                Some(Stuck { pod: key.clone(), node: t.node.clone(), pdb: t.pdb.clone(), reason })
+                Some(Stuck { pod: key.clone(), node: t.node.clone(), pdb: t.pdb.clone(), reason, landed_back })
             })
             .collect()
     }
@@ -319,4 +415,35 @@ pub fn qualify(workload: &str, namespace: &str) -> String {
 pub fn find_pdb<'a>(pdbs_by_ns: &'a PdbsByNs, key: &str) -> Option<&'a PdbInfo> {
     let (ns, name) = key.split_once('/')?;
     pdbs_by_ns.get(ns)?.iter().map(|p| &**p).find(|p| p.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(to_move: &[&str], landed_back: &[&str]) -> Ledger {
+        Ledger {
+            to_move: to_move.iter().map(|s| s.to_string()).collect(),
+            landed_back: landed_back.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn moved_counts_pods_gone_from_the_drained_nodes_less_replacements_that_landed_back() {
+        // a and b had to move; a is gone, b still there.
+        assert_eq!(ledger(&["a", "b"], &[]).moved(|u| u == "b"), 1);
+        // a's replacement a2 landed back on a cordoned node: a moved nowhere.
+        assert_eq!(ledger(&["a", "b"], &["a2"]).moved(|u| u == "b" || u == "a2"), 0);
+        // Resumed: a2, found on the batch's node, had to move too and is gone now; one pod moved in all.
+        assert_eq!(ledger(&["a", "a2", "b"], &["a2"]).moved(|u| u == "b"), 1);
+    }
+
+    #[test]
+    fn recording_twice_changes_nothing() {
+        let mut l = Ledger::default();
+        assert!(l.record(["a", "b"]));
+        assert!(!l.record(["b", "a"]));
+        assert!(l.landed("x"));
+        assert!(!l.landed("x"));
+    }
 }

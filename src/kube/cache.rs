@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use foldhash::{HashMap, HashSet, HashSetExt};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use super::slim::SlimPod;
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo};
 use crate::ports::{ClusterError, LiveView, Replicas};
 
@@ -114,10 +115,10 @@ fn scale_key(kind: &str, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::
     format!("{kind}/{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or(""))
 }
 
-impl Watched for Pod {
+impl Watched for SlimPod {
     const KIND: Kind = Kind::Pod;
     fn reduce(&self) -> Obj {
-        Obj::Pod(PodInfo::from(self))
+        Obj::Pod(PodInfo::from(&self.0))
     }
 }
 
@@ -598,7 +599,7 @@ impl LiveCache {
     pub async fn start(client: Client, sync_timeout: Duration) -> Result<Arc<Self>, ClusterError> {
         let shared = Arc::new(Shared::default());
         let tasks = vec![
-            spawn_watcher::<Pod>(Api::all(client.clone()), shared.clone()),
+            spawn_watcher::<SlimPod>(Api::all(client.clone()), shared.clone()),
             spawn_watcher::<Node>(Api::all(client.clone()), shared.clone()),
             spawn_watcher::<PodDisruptionBudget>(Api::all(client.clone()), shared.clone()),
             spawn_watcher::<ReplicaSet>(Api::all(client.clone()), shared.clone()),

@@ -19,7 +19,8 @@ use super::RUN_LABEL;
 use super::cache::LiveCache;
 use super::errors::cluster_error;
 use super::retry::transient;
-use crate::model::snapshot::{Listed, Snapshot, volume_infos};
+use super::slim::SlimPod;
+use crate::model::snapshot::{ControllerInfo, NodeInfo, PdbInfo, PodInfo, Reduced, Snapshot, volume_infos};
 use crate::ports::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 
 /// Page size of the snapshot's lists (client-go's pager default).
@@ -50,7 +51,9 @@ impl KubeCluster {
         &self.client
     }
 
-    async fn list_all<K>(&self, what: &str) -> Result<Vec<K>, ClusterError>
+    /// Every object of a kind, listed in pages; `reduce` takes each object as its page arrives, so that no
+    /// more than a page of API objects is held at a time.
+    async fn list_all<K, T>(&self, what: &str, reduce: impl Fn(K) -> T) -> Result<Vec<T>, ClusterError>
     where
         K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     {
@@ -62,7 +65,7 @@ impl KubeCluster {
             loop {
                 match transient("listing", || api.list(&lp)).await {
                     Ok(page) => {
-                        items.extend(page.items);
+                        items.extend(page.items.into_iter().map(&reduce));
                         match page.metadata.continue_.filter(|c| !c.is_empty()) {
                             Some(token) => lp = lp.continue_token(&token),
                             None => return Ok(items),
@@ -86,7 +89,7 @@ impl KubeCluster {
     where
         K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     {
-        match self.list_all::<K>(what).await {
+        match self.list_all(what, |k: K| k).await {
             Ok(items) => Ok(Some(items)),
             Err(ClusterError::Api { code: 403 | 404, message, .. }) => {
                 tracing::info!(what, %message, "cannot list; planning without it");
@@ -185,24 +188,22 @@ pub fn classify_eviction(code: u16, status: &Status, retry_after: Option<Duratio
 impl Cluster for KubeCluster {
     async fn snapshot(&self) -> Result<Snapshot, ClusterError> {
         let (nodes, pods, pdbs, deploys, sets, rss, version, pvcs, pvs) = tokio::try_join!(
-            self.list_all::<Node>("nodes"),
-            self.list_all::<Pod>("pods"),
-            self.list_all::<PodDisruptionBudget>("poddisruptionbudgets"),
-            self.list_all::<Deployment>("deployments"),
-            self.list_all::<StatefulSet>("statefulsets"),
-            self.list_all::<ReplicaSet>("replicasets"),
+            self.list_all("nodes", |n: Node| NodeInfo::from(&n)),
+            self.list_all("pods", |p: SlimPod| PodInfo::from(&p.0)),
+            self.list_all("poddisruptionbudgets", |p: PodDisruptionBudget| PdbInfo::from(&p)),
+            self.list_all("deployments", |d: Deployment| ControllerInfo::from(&d)),
+            self.list_all("statefulsets", |s: StatefulSet| ControllerInfo::from(&s)),
+            self.list_all("replicasets", |r: ReplicaSet| ControllerInfo::from(&r)),
             async { self.client.apiserver_version().await.map_err(|e| cluster_error("get", "/version", e)) },
             self.list_optional::<PersistentVolumeClaim>("persistentvolumeclaims"),
             self.list_optional::<PersistentVolume>("persistentvolumes"),
         )?;
-        Ok(Snapshot::from_listed(Listed {
+        Ok(Snapshot::from_reduced(Reduced {
             server_version: version.git_version,
-            nodes: nodes.iter().collect(),
-            pods: pods.iter().collect(),
-            pdbs: pdbs.iter().collect(),
-            deployments: deploys.iter().collect(),
-            statefulsets: sets.iter().collect(),
-            replicasets: rss.iter().collect(),
+            nodes,
+            pods,
+            pdbs,
+            controllers: deploys.into_iter().chain(sets).chain(rss).collect(),
             volumes: pvcs.zip(pvs).map(|(c, v)| volume_infos(&c, &v)),
         }))
     }

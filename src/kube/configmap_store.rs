@@ -16,7 +16,7 @@ use kube::{Api, Client};
 use super::errors::{api_code, describe};
 use super::retry::transient;
 use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
-use crate::model::checkpoint::Checkpoint;
+use crate::model::checkpoint::{CHECKPOINT_SCHEMA, Checkpoint};
 use crate::ports::{CheckpointStore, StoreError, Stored};
 use crate::state::decode_checkpoint;
 
@@ -98,6 +98,29 @@ impl ConfigMapStore {
         decode_checkpoint(&self.location(), &text)
     }
 
+    /// The `seq` of the checkpoint inside a ConfigMap. A checkpoint of this version's schema is not parsed
+    /// beyond its first fields (it holds the whole plan: tens of megabytes for a large pool, and this runs
+    /// before every save); anything else is parsed whole, for the error [`Self::parse`] gives.
+    fn stored_seq(&self, cm: &ConfigMap) -> Result<u64, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            schema: u32,
+            seq: u64,
+        }
+        let head = if let Some(text) = cm.data.as_ref().and_then(|d| d.get(DATA_KEY)) {
+            serde_json::from_str::<Head>(text).ok()
+        } else if let Some(gz) = cm.binary_data.as_ref().and_then(|d| d.get(GZIP_KEY)) {
+            // Inflated as it is read: the text is never held.
+            serde_json::from_reader::<_, Head>(GzDecoder::new(gz.0.as_slice()).take(MAX_INFLATED_BYTES)).ok()
+        } else {
+            None
+        };
+        match head {
+            Some(h) if h.schema == CHECKPOINT_SCHEMA => Ok(h.seq),
+            _ => self.parse(cm).map(|cp| cp.seq),
+        }
+    }
+
     async fn ensure_namespace(&self) -> Result<(), StoreError> {
         if !self.namespace_ready.load(Ordering::Relaxed) {
             transient("creating the checkpoint namespace", || ensure_namespace(&self.client, &self.namespace))
@@ -169,9 +192,9 @@ impl CheckpointStore for ConfigMapStore {
         // Never replace a newer checkpoint, whatever the caller believes the version is. A record of another
         // schema is refused too; an unreadable one may be replaced, under the compare-and-swap.
         if let Some(cm) = self.get().await? {
-            match self.parse(&cm) {
-                Ok(stored) if stored.seq >= cp.seq => {
-                    return Err(StoreError::Stale { location: self.location(), stored: stored.seq, writing: cp.seq });
+            match self.stored_seq(&cm) {
+                Ok(stored) if stored >= cp.seq => {
+                    return Err(StoreError::Stale { location: self.location(), stored, writing: cp.seq });
                 }
                 Err(e @ StoreError::Schema { .. }) => return Err(e),
                 _ => {}

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::PostParams;
@@ -16,7 +15,7 @@ use kube::{Api, Client};
 use super::errors::{api_code, describe};
 use super::retry::transient;
 use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
-use crate::ports::{Clock, Lock, LockError};
+use crate::ports::{Clock, LeaseHolder, Lock, LockError};
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
 /// Read-decide-write rounds before giving up on a lease that keeps changing under us.
@@ -158,40 +157,44 @@ fn holder_of(lease: &Lease) -> Option<&str> {
     lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()).filter(|h| !h.is_empty())
 }
 
-/// `a - b`, zero when negative.
-fn since(a: Timestamp, b: Timestamp) -> Duration {
-    Duration::try_from(a.duration_since(b)).unwrap_or(Duration::ZERO)
+/// The lease's holder with its times; `None` when nobody holds it.
+fn lease_holder(lease: &Lease) -> Option<LeaseHolder> {
+    let holder = holder_of(lease)?.to_string();
+    let spec = lease.spec.as_ref()?;
+    let since = spec.acquire_time.as_ref().map(|t| t.0);
+    Some(LeaseHolder {
+        holder,
+        since,
+        renewed_at: spec.renew_time.as_ref().map(|t| t.0).or(since),
+        ttl: Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0)),
+    })
 }
 
 #[async_trait]
 impl Lock for LeaseLock {
-    async fn acquire(&self, holder: &str) -> Result<(), LockError> {
+    async fn acquire(&self, holder: &str) -> Result<Option<LeaseHolder>, LockError> {
+        let mut previous = None;
         self.round("acquiring", |current| {
+            previous = None;
             let Some(mut lease) = current else { return Ok(Decision::Write(Box::new(self.fresh(holder)))) };
             let now = self.now();
+            let ours = holder_of(&lease) == Some(holder);
+            let other = lease_holder(&lease).filter(|h| h.holder != holder);
             let spec = lease.spec.get_or_insert_with(Default::default);
-            match spec.holder_identity.as_deref().filter(|h| !h.is_empty()) {
-                // Ours already (a restarted agent with the same identity): renew it.
-                Some(h) if h == holder => {}
+            match other {
+                Some(other) if !other.expired(now.0) => {
+                    return Err(LockError::held(&self.pool, &other, now.0));
+                }
+                // Another agent's lease, not renewed in time: that agent is gone; take over.
                 Some(other) => {
-                    let ttl = Duration::from_secs(u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0));
-                    let last = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()).map(|t| t.0);
-                    let age = last.map(|t| since(now.0, t));
-                    // Expired when renewTime + leaseDuration < now; a lease never renewed counts as expired.
-                    let expired = age.is_none_or(|a| a > ttl);
-                    if !expired {
-                        return Err(LockError::Held {
-                            pool: self.pool.clone(),
-                            holder: other.to_string(),
-                            age: age.unwrap_or_default(),
-                            ttl,
-                        });
-                    }
-                    tracing::info!(lease = %self.name, previous = other, "taking over an expired lease");
+                    tracing::info!(lease = %self.name, previous = %other.holder, "taking over an expired lease");
                     spec.holder_identity = Some(holder.to_string());
                     spec.acquire_time = Some(now.clone());
                     spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+                    previous = Some(other);
                 }
+                // Ours already (a restarted agent with the same identity): renew it.
+                None if ours => {}
                 // Released: take it.
                 None => {
                     spec.holder_identity = Some(holder.to_string());
@@ -203,7 +206,8 @@ impl Lock for LeaseLock {
             spec.lease_duration_seconds = Some(self.ttl_secs());
             Ok(Decision::Write(Box::new(lease)))
         })
-        .await
+        .await?;
+        Ok(previous)
     }
 
     async fn renew(&self, holder: &str) -> Result<(), LockError> {
@@ -237,5 +241,13 @@ impl Lock for LeaseLock {
             Ok(Decision::Write(Box::new(lease)))
         })
         .await
+    }
+
+    async fn holder(&self) -> Result<Option<LeaseHolder>, LockError> {
+        let api = self.api();
+        let current = transient("reading the lease", || api.get_opt(&self.name))
+            .await
+            .map_err(|e| self.api_err("reading", &e))?;
+        Ok(current.as_ref().and_then(lease_holder))
     }
 }

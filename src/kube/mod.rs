@@ -8,6 +8,7 @@ pub mod configmap_store;
 mod errors;
 pub mod lease;
 pub mod retry;
+pub mod slim;
 
 pub use cache::LiveCache;
 pub use cluster::{KubeCluster, classify_eviction};

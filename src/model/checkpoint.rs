@@ -20,6 +20,14 @@ pub struct Checkpoint {
     pub seq: u64,
     pub phase: Phase,
     pub status: RunStatus,
+    /// The id of the plan this run executes (its content hash, as `plan` printed it).
+    #[serde(default)]
+    pub plan_id: String,
+    /// The plan file a reviewer approved, when the run executes one (`upgrade --plan FILE`): its batches are
+    /// compared with the cluster before each one starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<String>,
+    /// The plan, without the report-only review data.
     pub plan: UpgradePlan,
     pub green: GreenState,
     /// Blue's autoscaling settings before the freeze, restored on rollback (and kept for the record).
@@ -40,7 +48,8 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    pub fn new(run_id: &str, plan: UpgradePlan, now: &str) -> Self {
+    pub fn new(run_id: &str, mut plan: UpgradePlan, now: &str) -> Self {
+        plan.review = Default::default();
         let batches = plan
             .batches
             .iter()
@@ -59,6 +68,8 @@ impl Checkpoint {
             seq: 0,
             phase: Phase::Planned,
             status: RunStatus::Running,
+            plan_id: plan.plan_id.clone(),
+            reviewed: None,
             green: GreenState { name: plan.green.name.clone(), created: false, attempt: 0 },
             plan,
             autoscaling_prior: None,
@@ -173,6 +184,16 @@ pub struct BatchProgress {
     pub evicted: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blockers: Vec<Blocker>,
+    /// Pods this batch moved (already counted in the run's `moved`).
+    #[serde(default)]
+    pub moved: u64,
+    /// UIDs of the pods the batch must move, recorded before its first eviction (and on each resumed pass),
+    /// so that pods moved before a crash still count; emptied when the batch's drain ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to_move: Vec<String>,
+    /// UIDs of replacements that landed back on cordoned blue nodes while the batch drained (not moved).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub landed_back: Vec<String>,
 }
 
 /// A pod that could not be moved, with the PDB and the server's own message.

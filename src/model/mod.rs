@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod plan;
+pub mod plan_id;
 pub mod policy;
 pub mod quantity;
 pub mod review;

@@ -1,18 +1,28 @@
 //! The upgrade plan: pure data, serialisable, rendered by the dry-run and executed by `upgrade`.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use poolshift_provider_api::{PoolDescription, PoolSpec};
 use serde::{Deserialize, Serialize};
 
 use super::policy::Policy;
 use super::review::Review;
+use super::snapshot::PdbInfo;
 use super::version::Version;
 
-/// The plan's JSON schema version (docs/plan-schema.md). 2 added `review`.
-pub const PLAN_SCHEMA: u32 = 2;
+/// The plan's JSON schema version (docs/plan-schema.md). 2 added `review`; 3 added `plan_id`, `planned_at`
+/// and `pdbs`.
+pub const PLAN_SCHEMA: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpgradePlan {
     pub schema: u32,
+    /// The content hash of what the plan executes (see [`super::plan_id`]); empty until stamped.
+    #[serde(default)]
+    pub plan_id: String,
+    /// When the plan was made (RFC 3339); a reviewed plan older than the allowed age is not executed.
+    #[serde(default)]
+    pub planned_at: String,
     pub cluster: String,
     pub pool: String,
     pub control_plane: Version,
@@ -23,9 +33,13 @@ pub struct UpgradePlan {
     /// Blue nodes at planning time, in drain order.
     pub blue_nodes: Vec<String>,
     pub batches: Vec<Batch>,
+    /// The PodDisruptionBudgets of the namespaces with pods to move, as planned: a reviewed plan is not
+    /// executed once one of them changed or another one appeared.
+    #[serde(default)]
+    pub pdbs: Vec<PlannedPdb>,
     pub findings: Vec<Finding>,
     /// Versions, capacity, volumes, budgets, preflight and rehearsal: what the dry-run report shows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Review::is_empty")]
     pub review: Review,
 }
 
@@ -40,6 +54,55 @@ impl UpgradePlan {
 
     pub fn to_evict(&self) -> usize {
         self.pods().filter(|p| p.disposition == Disposition::Evict).count()
+    }
+
+    /// Pods of the plan that move: evicted, or waited for (Job pods). What progress counts as planned.
+    pub fn to_move(&self) -> impl Iterator<Item = &PlannedPod> {
+        self.pods().filter(|p| p.disposition.moves())
+    }
+}
+
+/// A PodDisruptionBudget's rule as planned (its spec; its status changes all the time and is not kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedPdb {
+    /// `namespace/name`.
+    pub name: String,
+    /// `None` selects nothing (policy/v1).
+    pub selector: Option<LabelSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrString>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy_pod_eviction_policy: Option<String>,
+}
+
+/// A budget's rule for people: `minAvailable 75%`, `maxUnavailable 1`, or `none`.
+pub fn budget_rule(min_available: Option<&IntOrString>, max_unavailable: Option<&IntOrString>) -> String {
+    let v = |x: &IntOrString| match x {
+        IntOrString::Int(i) => i.to_string(),
+        IntOrString::String(s) => s.clone(),
+    };
+    match (min_available, max_unavailable) {
+        (Some(m), _) => format!("minAvailable {}", v(m)),
+        (None, Some(m)) => format!("maxUnavailable {}", v(m)),
+        (None, None) => "none".into(),
+    }
+}
+
+impl PlannedPdb {
+    pub fn rule(&self) -> String {
+        budget_rule(self.min_available.as_ref(), self.max_unavailable.as_ref())
+    }
+
+    pub fn of(pdb: &PdbInfo) -> Self {
+        Self {
+            name: pdb.key(),
+            selector: pdb.selector.clone(),
+            min_available: pdb.min_available.clone(),
+            max_unavailable: pdb.max_unavailable.clone(),
+            unhealthy_pod_eviction_policy: pdb.unhealthy_pod_eviction_policy.clone(),
+        }
     }
 }
 
@@ -91,6 +154,13 @@ pub enum Disposition {
     Blocked(BlockReason),
     /// Not evicted; waited for until it finishes (Job pods).
     WaitForCompletion,
+}
+
+impl Disposition {
+    /// The pod leaves blue during the run (evicted, or finishes by itself).
+    pub fn moves(&self) -> bool {
+        matches!(self, Disposition::Evict | Disposition::WaitForCompletion)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,13 @@ pub struct Review {
     pub rehearsal: Option<Rehearsal>,
 }
 
+impl Review {
+    /// Nothing to review: the checkpoint's copy of a plan (the review is report-only data).
+    pub fn is_empty(&self) -> bool {
+        *self == Review::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Versions {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
@@ -395,61 +395,115 @@ pub struct Listed<'a> {
     pub volumes: Option<Vec<VolumeInfo>>,
 }
 
+/// The same objects, each already reduced to what a snapshot keeps (a paginated list reduces a page at a
+/// time, so that a whole list of API objects is never held).
+pub struct Reduced {
+    /// `gitVersion` of `/version`.
+    pub server_version: String,
+    pub nodes: Vec<NodeInfo>,
+    pub pods: Vec<PodInfo>,
+    pub pdbs: Vec<PdbInfo>,
+    /// Deployments, StatefulSets and ReplicaSets.
+    pub controllers: Vec<ControllerInfo>,
+    /// `None` when the volumes could not be read.
+    pub volumes: Option<Vec<VolumeInfo>>,
+}
+
+/// A Deployment, StatefulSet or ReplicaSet as a snapshot needs it: its scale, and for a ReplicaSet the
+/// Deployment that controls it (its pods belong to that Deployment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerInfo {
+    /// `Kind/namespace/name`, as in [`Snapshot::scales`].
+    pub key: String,
+    pub uid: String,
+    pub replicas: i32,
+    /// The controlling Deployment's name (ReplicaSets only).
+    pub deployment: Option<String>,
+}
+
+impl ControllerInfo {
+    fn new(kind: &str, meta: &ObjectMeta, replicas: Option<i32>) -> Self {
+        Self {
+            key: format!("{kind}/{}/{}", meta.namespace.as_deref().unwrap_or(""), meta.name.as_deref().unwrap_or("")),
+            uid: meta.uid.clone().unwrap_or_default(),
+            replicas: replicas.unwrap_or(1),
+            deployment: None,
+        }
+    }
+}
+
+impl From<&Deployment> for ControllerInfo {
+    fn from(d: &Deployment) -> Self {
+        Self::new("Deployment", &d.metadata, d.spec.replicas)
+    }
+}
+
+impl From<&StatefulSet> for ControllerInfo {
+    fn from(s: &StatefulSet) -> Self {
+        Self::new("StatefulSet", &s.metadata, s.spec.replicas)
+    }
+}
+
+impl From<&ReplicaSet> for ControllerInfo {
+    fn from(r: &ReplicaSet) -> Self {
+        let mut c = Self::new("ReplicaSet", &r.metadata, r.spec.replicas);
+        c.deployment = r
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true) && o.kind == "Deployment")
+            .map(|o| o.name.clone());
+        c
+    }
+}
+
 impl Snapshot {
     /// The snapshot of these objects, sorted by name, pods resolved to their Deployments. No provider record.
     pub fn from_listed(l: Listed<'_>) -> Snapshot {
-        let mut nodes: Vec<NodeInfo> = l.nodes.iter().map(|n| NodeInfo::from(*n)).collect();
+        let controllers = l
+            .deployments
+            .iter()
+            .map(|d| ControllerInfo::from(*d))
+            .chain(l.statefulsets.iter().map(|s| ControllerInfo::from(*s)))
+            .chain(l.replicasets.iter().map(|r| ControllerInfo::from(*r)))
+            .collect();
+        Snapshot::from_reduced(Reduced {
+            server_version: l.server_version,
+            nodes: l.nodes.iter().map(|n| NodeInfo::from(*n)).collect(),
+            pods: l.pods.iter().map(|p| PodInfo::from(*p)).collect(),
+            pdbs: l.pdbs.iter().map(|p| PdbInfo::from(*p)).collect(),
+            controllers,
+            volumes: l.volumes,
+        })
+    }
+
+    /// [`Snapshot::from_listed`] of objects already reduced.
+    pub fn from_reduced(r: Reduced) -> Snapshot {
+        let Reduced { server_version, mut nodes, mut pods, mut pdbs, controllers, volumes } = r;
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut pods: Vec<PodInfo> = l.pods.iter().map(|p| PodInfo::from(*p)).collect();
         pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        resolve_workloads(&mut pods, &l.replicasets);
-        let mut pdbs: Vec<PdbInfo> = l.pdbs.iter().map(|p| PdbInfo::from(*p)).collect();
+        resolve_workloads(&mut pods, &controllers);
         pdbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         Snapshot {
             schema: SNAPSHOT_SCHEMA,
-            server_version: l.server_version,
+            server_version,
             nodes,
             pods,
             pdbs,
-            scales: scale_entries(&l.deployments, &l.statefulsets, &l.replicasets),
-            volumes: l.volumes,
+            scales: controllers.into_iter().map(|c| (c.key, c.replicas)).collect(),
+            volumes,
             providers: Vec::new(),
         }
     }
 }
 
-/// Scale entries for the workload controllers (`Deployment/ns/name` -> replicas).
-fn scale_entries(deploys: &[&Deployment], sets: &[&StatefulSet], rss: &[&ReplicaSet]) -> BTreeMap<String, i32> {
-    let mut m = BTreeMap::new();
-    let key = |kind: &str, ns: &Option<String>, name: &Option<String>| {
-        format!("{kind}/{}/{}", ns.as_deref().unwrap_or(""), name.as_deref().unwrap_or(""))
-    };
-    for d in deploys {
-        m.insert(key("Deployment", &d.metadata.namespace, &d.metadata.name), d.spec.replicas.unwrap_or(1));
-    }
-    for s in sets {
-        m.insert(key("StatefulSet", &s.metadata.namespace, &s.metadata.name), s.spec.replicas.unwrap_or(1));
-    }
-    for r in rss {
-        m.insert(key("ReplicaSet", &r.metadata.namespace, &r.metadata.name), r.spec.replicas.unwrap_or(1));
-    }
-    m
-}
-
 /// Resolves pods of Deployment-owned ReplicaSets to their Deployment (`workload`), using the ReplicaSets' owners.
-fn resolve_workloads(pods: &mut [PodInfo], rss: &[&ReplicaSet]) {
-    let owner_of: BTreeMap<&str, String> = rss
+fn resolve_workloads(pods: &mut [PodInfo], controllers: &[ControllerInfo]) {
+    let owner_of: BTreeMap<&str, String> = controllers
         .iter()
-        .filter_map(|rs| {
-            let uid = rs.metadata.uid.as_deref()?;
-            let d = rs
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|r| r.controller == Some(true) && r.kind == "Deployment")?;
-            Some((uid, format!("Deployment/{}", d.name)))
-        })
+        .filter_map(|c| Some((c.uid.as_str(), format!("Deployment/{}", c.deployment.as_deref()?))))
+        .filter(|(uid, _)| !uid.is_empty())
         .collect();
     for p in pods {
         if let Some(c) = &p.controller

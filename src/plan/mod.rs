@@ -1,6 +1,7 @@
 //! The planner: a pure, deterministic function from a cluster snapshot and a policy to an [`UpgradePlan`].
 
 pub mod classify;
+pub mod drift;
 mod findings;
 pub mod pdb_index;
 mod review;
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use poolshift_provider_api::{NodeMatcher, OfferedVersions, PoolDescription, PoolSpec};
 
-use crate::model::plan::{Batch, Disposition, PLAN_SCHEMA, PlannedPod, UpgradePlan};
+use crate::model::plan::{Batch, Disposition, PLAN_SCHEMA, PlannedPdb, PlannedPod, UpgradePlan};
 use crate::model::policy::Policy;
 use crate::model::snapshot::{NodeInfo, PodInfo, Snapshot};
 use crate::model::version::{Version, VersionError};
@@ -106,12 +107,15 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
         pdb_usage: pdb_usage(snap, &pdb_index),
         in_plan,
     };
+    let pdbs = planned_pdbs(snap, &batches);
     let mut findings = findings::collect(&ctx);
     let review = review::build(&ctx, &target.version, control_plane, offered);
     findings.extend(risks::collect(&ctx, &review));
     findings.sort_by(|a, b| (a.severity, &a.code, &a.message).cmp(&(b.severity, &b.code, &b.message)));
     Ok(UpgradePlan {
         schema: PLAN_SCHEMA,
+        plan_id: String::new(),
+        planned_at: String::new(),
         cluster: input.cluster.to_string(),
         pool: input.blue.name.clone(),
         control_plane,
@@ -121,9 +125,24 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
         policy: input.policy.clone(),
         blue_nodes,
         batches,
+        pdbs,
         findings,
         review,
     })
+}
+
+/// The budgets of every namespace with a pod to move or a blocked pod, sorted by name.
+pub(crate) fn planned_pdbs(snap: &Snapshot, batches: &[Batch]) -> Vec<PlannedPdb> {
+    let namespaces: BTreeSet<&str> = batches
+        .iter()
+        .flat_map(|b| &b.pods)
+        .filter(|p| !matches!(p.disposition, Disposition::Skip(_)))
+        .map(|p| p.namespace.as_str())
+        .collect();
+    let mut pdbs: Vec<PlannedPdb> =
+        snap.pdbs.iter().filter(|p| namespaces.contains(p.namespace.as_str())).map(PlannedPdb::of).collect();
+    pdbs.sort_by(|a, b| a.name.cmp(&b.name));
+    pdbs
 }
 
 /// What the findings and the review read, indexed once.

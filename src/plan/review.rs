@@ -171,15 +171,7 @@ fn volumes(ctx: &Ctx<'_>) -> VolumeCheck {
 }
 
 fn rule(pdb: &PdbInfo) -> String {
-    let v = |x: &k8s_openapi::apimachinery::pkg::util::intstr::IntOrString| match x {
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i) => i.to_string(),
-        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s) => s.clone(),
-    };
-    match (&pdb.min_available, &pdb.max_unavailable) {
-        (Some(m), _) => format!("minAvailable {}", v(m)),
-        (None, Some(m)) => format!("maxUnavailable {}", v(m)),
-        (None, None) => "none".into(),
-    }
+    crate::model::plan::budget_rule(pdb.min_available.as_ref(), pdb.max_unavailable.as_ref())
 }
 
 fn pdbs(ctx: &Ctx<'_>) -> Vec<PdbReport> {

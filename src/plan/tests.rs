@@ -11,7 +11,7 @@ use crate::model::plan::{BlockReason, Disposition, Severity, SkipReason};
 use crate::model::policy::BatchSize;
 use crate::model::snapshot::{OwnerRef, PdbInfo, Resources};
 
-fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
+pub(super) fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),
         labels: [("pool".to_string(), pool.to_string()), ("topology.kubernetes.io/zone".to_string(), zone.to_string())]
@@ -24,7 +24,7 @@ fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
     }
 }
 
-fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str) -> PodInfo {
+pub(super) fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str) -> PodInfo {
     PodInfo {
         namespace: ns.into(),
         name: name.into(),
@@ -50,7 +50,7 @@ fn pod(ns: &str, name: &str, node: &str, owner: Option<(&str, &str)>, app: &str)
     }
 }
 
-fn pdb(
+pub(super) fn pdb(
     ns: &str,
     name: &str,
     app: &str,
@@ -95,7 +95,7 @@ fn blue() -> PoolDescription {
     }
 }
 
-fn snapshot() -> Snapshot {
+pub(super) fn snapshot() -> Snapshot {
     let mut pods = vec![
         pod("shop", "web-1", "b1", Some(("ReplicaSet", "web-abc")), "web"),
         pod("shop", "web-2", "b2", Some(("ReplicaSet", "web-abc")), "web"),
@@ -144,7 +144,7 @@ fn snapshot() -> Snapshot {
     }
 }
 
-fn plan_with(snap: &Snapshot, policy: &Policy, target: &str) -> Result<UpgradePlan, PlanError> {
+pub(super) fn plan_with(snap: &Snapshot, policy: &Policy, target: &str) -> Result<UpgradePlan, PlanError> {
     let blue = blue();
     let matcher = NodeMatcher { label: "pool".into(), value: "blue".into() };
     let offered = OfferedVersions {

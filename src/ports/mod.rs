@@ -11,5 +11,5 @@ pub mod report;
 pub use checkpoint::{CheckpointStore, StoreError, Stored};
 pub use clock::Clock;
 pub use cluster::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef, Replicas};
-pub use lock::{Lock, LockError};
+pub use lock::{LeaseHolder, Lock, LockError};
 pub use report::{Event, RecordingReporter, Reporter};

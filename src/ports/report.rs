@@ -1,5 +1,6 @@
 //! Progress events for the terminal, JSON logs, and the demo's summary.
 
+use poolshift_provider_api::PoolState;
 use serde::Serialize;
 
 use crate::model::checkpoint::{Blocker, Phase};
@@ -7,21 +8,74 @@ use crate::model::checkpoint::{Blocker, Phase};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {
-    Phase { phase: Phase },
-    GreenCreated { pool: String },
-    GreenReady { pool: String, nodes: usize },
-    Cordoned { nodes: usize },
-    BatchStarted { batch: usize, of: usize, nodes: Vec<String>, pods: usize },
-    PodEvicted { pod: String, node: String },
-    PodMoved { pod: String },
-    Waiting { pod: String, pdb: Option<String>, message: String },
-    Blocked { blockers: Vec<Blocker> },
-    BatchDone { batch: usize, of: usize, moved: usize, seconds: f64 },
-    Soaking { what: String, seconds: f64 },
-    Quarantined { nodes: Vec<String> },
-    BlueDeleted { pool: String },
-    Paused { reason: String },
-    Note { message: String },
+    Phase {
+        phase: Phase,
+    },
+    GreenCreated {
+        pool: String,
+    },
+    /// A resumed run found the green pool already there (created by an earlier attempt) and uses it.
+    GreenAdopted {
+        pool: String,
+        state: PoolState,
+    },
+    /// This agent took the pool over from `previous`, whose lease expired (times as the lease recorded them).
+    TookOver {
+        previous: String,
+        since: Option<jiff::Timestamp>,
+        renewed_at: Option<jiff::Timestamp>,
+        expired_at: Option<jiff::Timestamp>,
+    },
+    GreenReady {
+        pool: String,
+        nodes: usize,
+    },
+    Cordoned {
+        nodes: usize,
+    },
+    BatchStarted {
+        batch: usize,
+        of: usize,
+        nodes: Vec<String>,
+        pods: usize,
+    },
+    PodEvicted {
+        pod: String,
+        node: String,
+    },
+    PodMoved {
+        pod: String,
+    },
+    Waiting {
+        pod: String,
+        pdb: Option<String>,
+        message: String,
+    },
+    Blocked {
+        blockers: Vec<Blocker>,
+    },
+    BatchDone {
+        batch: usize,
+        of: usize,
+        moved: usize,
+        seconds: f64,
+    },
+    Soaking {
+        what: String,
+        seconds: f64,
+    },
+    Quarantined {
+        nodes: Vec<String>,
+    },
+    BlueDeleted {
+        pool: String,
+    },
+    Paused {
+        reason: String,
+    },
+    Note {
+        message: String,
+    },
 }
 
 pub trait Reporter: Send + Sync {

@@ -42,6 +42,7 @@ pub fn render(plan: &UpgradePlan) -> String {
         code(&plan.target.policy)
     );
     let _ = writeln!(out, "| Control plane | {} |", plan.control_plane);
+    let _ = writeln!(out, "| Plan id | {} (`poolshift upgrade --plan FILE` executes this plan) |", code(&plan.plan_id));
     let _ = writeln!(
         out,
         "| Green pool | {}: {} nodes of {} |",

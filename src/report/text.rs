@@ -50,8 +50,8 @@ pub fn render(plan: &UpgradePlan) -> String {
 fn header(out: &mut String, plan: &UpgradePlan, h: &Headline) {
     let _ = writeln!(
         out,
-        "poolshift plan: cluster {}, pool {}: {} -> {}",
-        plan.cluster, plan.pool, plan.blue.version, plan.target.version
+        "poolshift plan: cluster {}, pool {}: {} -> {} (plan {})",
+        plan.cluster, plan.pool, plan.blue.version, plan.target.version, plan.plan_id
     );
     let verdict = if h.blocked_pods > 0 { "exit 5 (blockers)" } else { "exit 0 (no blockers)" };
     out.push_str(&wrap(

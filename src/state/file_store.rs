@@ -182,6 +182,8 @@ mod tests {
         let v = Version::new(1, 31, 0);
         let plan = UpgradePlan {
             schema: PLAN_SCHEMA,
+            plan_id: String::new(),
+            planned_at: String::new(),
             cluster: "c".into(),
             pool: "blue".into(),
             control_plane: v,
@@ -191,6 +193,7 @@ mod tests {
             policy: Policy::default(),
             blue_nodes: vec![],
             batches: vec![],
+            pdbs: vec![],
             findings: vec![],
             review: Default::default(),
         };

@@ -74,12 +74,21 @@ impl SimCluster {
             }
             let (code, err) = agent.finish_status();
             assert!(
-                code == Some(2) && err.contains("is locked by"),
+                code == Some(2) && err.contains("is held by agent"),
                 "resume failed otherwise than on the lease ({code:?}):\n{}\n{err}",
                 agent.seen
             );
             assert!(start.elapsed() < STARTUP_LIMIT, "the lease never expired");
             std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the pool's lease, held by a killed agent, has expired (a few real seconds at most).
+    pub fn wait_for_lease_expiry(&self) {
+        let start = Instant::now();
+        while self.status()["lease"]["expired"] != true {
+            assert!(start.elapsed() < STARTUP_LIMIT, "the lease never expired: {}", self.status());
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 

@@ -74,7 +74,7 @@ fn plan_prints_text_or_json_and_snapshot_writes_the_cluster() {
     let o = run(&["plan", "-c", config]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("poolshift plan: cluster cli-test, pool blue: 1.31.1 -> 1.31.4\n"), "{out}");
+    assert!(out.starts_with("poolshift plan: cluster cli-test, pool blue: 1.31.1 -> 1.31.4 (plan "), "{out}");
     assert!(out.contains("4 blue nodes in 2 batches (batch 2 nodes); 23 pods to move, 0 blocked"), "{out}");
 
     let o = run(&["plan", "-c", config, "--to", "1.31.3", "-o", "json"]);

@@ -7,6 +7,7 @@ mod config;
 mod kubectl;
 mod onprem;
 mod plan;
+mod plan_file;
 mod release_target;
 mod sim_serve;
 mod support;

@@ -103,6 +103,9 @@ fn kill_9_at_several_points_then_resume_finishes_the_upgrade() {
     let (code, out, err) = cluster.resume_after_lease_expiry().finish();
     assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("phase: Done"), "{out}");
+    // The resumed run says whose run it took over, and when that agent's lease expired.
+    assert!(out.starts_with("resuming run blue-"), "{out}");
+    assert!(out.contains("] took over from ") && out.contains(", whose lease expired at 20"), "{out}");
 
     cluster.assert_invariants();
     cluster.assert_only_green();
@@ -111,6 +114,7 @@ fn kill_9_at_several_points_then_resume_finishes_the_upgrade() {
     let s = cluster.status();
     assert_eq!(s["run"]["status"], "done");
     assert_eq!(s["run"]["batches_done"], 4);
+    assert_eq!(s["run"]["pods_moved"], 23, "pods moved before each kill count too");
 }
 
 #[test]
@@ -119,13 +123,25 @@ fn abort_ends_the_run_and_says_what_it_leaves() {
     let mut agent = cluster.spawn("upgrade", &["--yes"]);
     agent.wait_for("phase: Draining batch 1 of 4");
     agent.kill9();
+    cluster.wait_for_lease_expiry();
     let o = cluster.run("abort", &[]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(out.starts_with("aborted run blue-"), "{out}");
-    assert!(out.contains("  - green pool blue-v1-31-4 exists\n"), "{out}");
+    // The dead agent's lease is released, and said to be.
+    assert!(out.contains("; the lease of agent ") && out.contains(" is released.\n"), "{out}");
+    assert!(out.contains("  - green pool blue-v1-31-4 exists, in state Ready\n"), "{out}");
     assert!(out.contains("  - blue nodes of pool blue are cordoned\n"), "{out}");
-    assert_eq!(cluster.status()["run"]["status"], "aborted");
+    // What stays frozen, and the values to put back (the scenario's blue: autoscaling on, 3 to 6, 4 nodes).
+    assert!(
+        out.contains(
+            "  - autoscaling of pool blue stays frozen at min=max=desired=4 (autoscaling disabled); to restore: min 3, max 6, desired 4 (autoscaling enabled)\n"
+        ),
+        "{out}"
+    );
+    let s = cluster.status();
+    assert_eq!(s["run"]["status"], "aborted");
+    assert_eq!(s["lease"]["holder"], serde_json::Value::Null, "no lease is left behind: {s}");
     // The cluster is left as it is: both pools exist.
     let mut pools = cluster.pools();
     pools.sort();
@@ -133,4 +149,50 @@ fn abort_ends_the_run_and_says_what_it_leaves() {
     cluster.assert_invariants();
     let o = cluster.run("resume", &[]);
     assert!(stdout(&o).contains("is already aborted: nothing to resume"), "{}", stdout(&o));
+}
+
+/// `whole` seconds in "renewed Ns ago".
+fn renewed_whole_seconds(text: &str) -> bool {
+    text.split("renewed ").nth(1).is_some_and(|rest| {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        !digits.is_empty() && rest[digits.len()..].starts_with("s ago")
+    })
+}
+
+#[test]
+fn a_live_run_is_named_and_left_alone_by_a_second_upgrade_and_by_resume() {
+    // A long batch soak keeps the first agent running while the others are refused.
+    let cluster = SimCluster::start(
+        "    to: latest-patch\n    batch: 1\n    batch_soak: 10m\n    pool_soak: 30s\n    drain_timeout: 10m\n",
+    );
+    let mut agent = cluster.spawn("upgrade", &["--yes"]);
+    agent.wait_for("batch 1/4: done");
+    let holder = cluster.status()["lease"]["holder"].as_str().expect("the agent holds the lease").to_string();
+    let args = format!("-c {}", cluster.config.display());
+
+    for command in ["upgrade", "resume"] {
+        let extra: &[&str] = if command == "upgrade" { &["--yes"] } else { &[] };
+        let o = cluster.run(command, extra);
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(2), "{command} refuses, changing nothing:\n{out}\n{err}");
+        assert!(!out.contains("resuming"), "{command} says nothing about resuming a run it cannot take:\n{out}");
+        assert!(err.contains(&format!("pool blue is held by agent {holder} (run blue-")), "{command}: {err}");
+        assert!(renewed_whole_seconds(&err), "{command}: the lease's age in whole seconds: {err}");
+        assert!(err.contains("and expires at 20"), "{command}: when the lease expires: {err}");
+        for hint in [
+            format!("`poolshift status {args}`"),
+            format!("`poolshift pause {args}`"),
+            format!("`poolshift resume {args}` takes over once the lease has expired"),
+        ] {
+            assert!(err.contains(&hint), "{command}: {hint}: {err}");
+        }
+        assert!(!err.contains("abort"), "{command} must not suggest ending the live run: {err}");
+    }
+
+    // The live run was not disturbed: paused, it stops at its next safe point.
+    let o = cluster.run("pause", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (code, out, err) = agent.finish();
+    assert_eq!(code, Some(3), "stdout:\n{out}\nstderr:\n{err}");
+    cluster.assert_invariants();
 }

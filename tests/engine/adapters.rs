@@ -85,6 +85,8 @@ pub fn checkpoint(seq: u64) -> Checkpoint {
     let v = Version::new(1, 31, 4);
     let plan = UpgradePlan {
         schema: PLAN_SCHEMA,
+        plan_id: String::new(),
+        planned_at: String::new(),
         cluster: "demo".into(),
         pool: "blue".into(),
         control_plane: v,
@@ -94,6 +96,7 @@ pub fn checkpoint(seq: u64) -> Checkpoint {
         policy: Policy::default(),
         blue_nodes: vec!["n1".into()],
         batches: vec![],
+        pdbs: vec![],
         findings: vec![],
         review: Default::default(),
     };

@@ -119,7 +119,7 @@ impl TestWorld {
             }
             let (code, out, err) = agent.finish();
             assert!(
-                err.contains("is locked by") || out.contains("is locked by"),
+                err.contains("is held by agent") || out.contains("is held by agent"),
                 "resume failed otherwise than on the lease ({code:?}):\n{out}\n{err}"
             );
             assert!(start.elapsed() < LIMIT, "the lease never expired");

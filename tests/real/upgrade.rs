@@ -23,7 +23,15 @@ fn assert_only_pool(w: &TestWorld, pool: &str) {
 #[test]
 fn upgrade_blocks_on_the_single_replica_budget_until_the_operator_scales_then_resume_finishes() {
     let mut w = TestWorld::load("demo", &demo(&[]), BLOCKING_POLICY);
+    // The plan has a blocker: an unattended upgrade refuses it and changes nothing.
     let o = w.run("upgrade", &["--yes"]);
+    assert_eq!(o.status.code(), Some(5), "refused:\n{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("--accept-blockers"), "{}", stderr(&o));
+    for (name, _, cordoned) in &w.nodes() {
+        assert!(!cordoned, "node {name} was cordoned by a refused upgrade");
+    }
+    assert_eq!(w.nodes().len(), w.nodes().iter().filter(|(_, p, _)| *p == w.blue).count(), "no green pool");
+    let o = w.run("upgrade", &["--yes", "--accept-blockers"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(4), "blocked, waiting for an operator:\n{out}\n{}", stderr(&o));
     let finance = w.ns("finance");

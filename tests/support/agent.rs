@@ -66,11 +66,23 @@ impl Agent {
         Agent { child, lines, seen: String::new(), stderr }
     }
 
+    /// The process id (the sim_scale benchmark measures the process).
+    #[allow(dead_code)]
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line of stdout (also appended to `seen`); `None` once the process closed stdout.
+    pub fn next_line(&mut self) -> Option<String> {
+        let line = self.lines.recv_timeout(LIMIT).ok()?;
+        self.seen.push_str(&line);
+        self.seen.push('\n');
+        Some(line)
+    }
+
     /// Reads stdout until a line contains `needle` (`true`), or the process closed stdout (`false`).
     pub fn wait_for_or_exit(&mut self, needle: &str) -> bool {
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
+        while let Some(line) = self.next_line() {
             if line.contains(needle) {
                 return true;
             }
@@ -113,10 +125,7 @@ impl Agent {
 
     /// Waits for the exit; returns the exit code, all of stdout and stderr.
     pub fn finish(mut self) -> (Option<i32>, String, String) {
-        while let Ok(line) = self.lines.recv_timeout(LIMIT) {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-        }
+        while self.next_line().is_some() {}
         let (code, err) = self.finish_status();
         (code, std::mem::take(&mut self.seen), err)
     }

@@ -32,7 +32,7 @@ async fn second_agent_is_refused_until_the_lease_expires() {
     let a = LeaseLock::new(client.clone(), "demo", "blue", clock.clone());
     let b = LeaseLock::new(client.clone(), "demo", "blue", clock.clone());
 
-    a.acquire("agent-a").await.unwrap();
+    assert_eq!(a.acquire("agent-a").await.unwrap(), None, "a free lease is taken over from nobody");
     let l = lease(&client).await;
     let spec = l.spec.clone().unwrap();
     assert_eq!(holder(&l).as_deref(), Some("agent-a"));
@@ -45,13 +45,19 @@ async fn second_agent_is_refused_until_the_lease_expires() {
     tokio::time::advance(Duration::from_secs(10)).await;
     let err = b.acquire("agent-b").await.unwrap_err();
     match &err {
-        LockError::Held { pool, holder, age, ttl } => {
+        LockError::Held { pool, holder, age, expires_at } => {
             assert_eq!((pool.as_str(), holder.as_str()), ("blue", "agent-a"));
-            assert_eq!((*age, *ttl), (Duration::from_secs(10), Duration::from_secs(30)));
+            assert_eq!(*age, Duration::from_secs(10));
+            assert_eq!(expires_at.map(|t| t.to_string()).as_deref(), Some("2026-01-01T00:00:30Z"));
         }
         other => panic!("expected Held, got {other}"),
     }
-    assert!(err.to_string().contains("locked by agent-a"), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("held by agent agent-a") && msg.contains("renewed 10s ago"), "{msg}");
+    assert!(msg.contains("expires at 2026-01-01T00:00:30Z"), "{msg}");
+    let read = b.holder().await.unwrap().expect("held");
+    assert_eq!((read.holder.as_str(), read.ttl), ("agent-a", Duration::from_secs(30)));
+    assert_eq!(read.since.map(|t| t.to_string()).as_deref(), Some("2026-01-01T00:00:00Z"));
 
     // Renewal keeps it: 25 s after the renewal it is still held.
     a.renew("agent-a").await.unwrap();
@@ -61,7 +67,9 @@ async fn second_agent_is_refused_until_the_lease_expires() {
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(matches!(b.acquire("agent-b").await, Err(LockError::Held { .. })));
     tokio::time::advance(Duration::from_secs(1)).await;
-    b.acquire("agent-b").await.unwrap();
+    let previous = b.acquire("agent-b").await.unwrap().expect("took over an expired lease");
+    assert_eq!(previous.holder, "agent-a");
+    assert_eq!(previous.expires_at().map(|t| t.to_string()).as_deref(), Some("2026-01-01T00:00:40Z"));
     let l = lease(&client).await;
     assert_eq!(holder(&l).as_deref(), Some("agent-b"));
     assert_eq!(l.spec.as_ref().unwrap().lease_transitions, Some(1));
@@ -85,6 +93,7 @@ async fn release_lets_the_next_agent_in_at_once() {
     assert_eq!(lease(&client).await.spec.unwrap().lease_duration_seconds, Some(120));
     a.release("agent-a").await.unwrap();
     assert_eq!(holder(&lease(&client).await), None);
+    assert_eq!(a.holder().await.unwrap(), None);
     let err = a.renew("agent-a").await.unwrap_err();
     assert!(matches!(err, LockError::Lost { .. }), "{err}");
     b.acquire("agent-b").await.unwrap();
@@ -117,7 +126,7 @@ async fn racing_agents_get_one_lease() {
     let mut won = Vec::new();
     for (i, t) in tasks.into_iter().enumerate() {
         match t.await.unwrap() {
-            Ok(()) => won.push(format!("agent-{i}")),
+            Ok(_) => won.push(format!("agent-{i}")),
             Err(LockError::Held { .. }) => {}
             Err(e) => panic!("agent-{i}: {e}"),
         }

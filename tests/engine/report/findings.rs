@@ -98,9 +98,10 @@ pub fn policy() -> Policy {
 pub async fn plan() -> (Simulator, Snapshot, UpgradePlan) {
     let (sim, snap) = cluster().await;
     let target: TargetPolicy = "1.31.4".parse().unwrap();
-    let mut plan = plan_offline("findings", &snap, "blue", &target, &policy()).expect("plans");
+    let mut plan = plan_offline("2026-01-01T00:00:00Z", "findings", &snap, "blue", &target, &policy()).expect("plans");
     let cluster = KubeCluster::new(sim.client());
-    plan.review.preflight = Some(poolshift::preflight::check(&cluster, &plan, 4).await);
+    let clock = std::sync::Arc::new(poolshift::time::TokioClock::new(1.0));
+    plan.review.preflight = Some(poolshift::preflight::check(&cluster, clock, &plan, 4).await);
     (sim, snap, plan)
 }
 

@@ -1,6 +1,15 @@
-//! API faults: throttling with Retry-After and server errors are answers to wait on, not failures.
+//! API faults: throttling with Retry-After and server errors are answers to wait on, not failures; an error
+//! that stops the run is recorded as its failure.
 
-use poolshift::engine::Outcome;
+use std::sync::Arc;
+
+use poolshift::engine::{EngineError, Outcome};
+use poolshift::model::checkpoint::{Phase, RunStatus};
+use poolshift_provider_api::{
+    AutoscalingSettings, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus, Provider,
+    ProviderError,
+};
+use poolshift_provider_sim::SimProvider;
 
 use super::harness::{policy, rig, scenario};
 
@@ -22,5 +31,66 @@ async fn upgrade_completes_through_api_throttling_and_errors() {
     let requests = r.recorder().requests;
     let evictions: u64 = requests.iter().filter(|(k, _)| k.contains("pods/eviction")).map(|(_, v)| v).sum();
     assert!(evictions > 15, "faults made some evictions repeat: {requests:?}");
+    r.assert_safe();
+}
+
+/// The sim provider, with `freeze_autoscaling` failing for good (not a transient error: no retry).
+struct BrokenFreeze {
+    inner: SimProvider,
+}
+
+#[async_trait::async_trait]
+impl Provider for BrokenFreeze {
+    fn kind(&self) -> &str {
+        self.inner.kind()
+    }
+    async fn describe_pool(&self, pool: &str) -> Result<PoolDescription, ProviderError> {
+        self.inner.describe_pool(pool).await
+    }
+    async fn versions(&self) -> Result<OfferedVersions, ProviderError> {
+        self.inner.versions().await
+    }
+    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+        self.inner.create_pool(spec).await
+    }
+    async fn pool_status(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError> {
+        self.inner.pool_status(pool).await
+    }
+    async fn delete_pool(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError> {
+        self.inner.delete_pool(pool).await
+    }
+    async fn freeze_autoscaling(&self, _: &str) -> Result<AutoscalingSettings, ProviderError> {
+        Err(ProviderError::new("sim", "freeze", ErrorKind::Failed, "the autoscaling API answered garbage"))
+    }
+    async fn restore_autoscaling(&self, pool: &str, prior: &AutoscalingSettings) -> Result<(), ProviderError> {
+        self.inner.restore_autoscaling(pool, prior).await
+    }
+    fn node_matcher(&self, pool: &str) -> NodeMatcher {
+        self.inner.node_matcher(pool)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_stopped_by_an_error_is_recorded_as_failed_and_resume_continues_it() {
+    let yaml = scenario(
+        2,
+        "  - {kind: Deployment, name: web, namespace: shop, replicas: 4, requests: {cpu: 100m, memory: 64Mi}, pdb: {max_unavailable: 1}}",
+        "",
+    );
+    let r = rig(&yaml);
+    let plan = r.plan(&policy()).await;
+    let broken = r.session_with("agent-1", Arc::new(BrokenFreeze { inner: SimProvider::new(r.client.clone()) }));
+    let err = broken.engine.start(plan).await.unwrap_err();
+    assert!(matches!(err, EngineError::Provider(_)), "{err}");
+    let cp = r.checkpoint().await;
+    let RunStatus::Failed(reason) = &cp.status else { panic!("the run is recorded as failed: {:?}", cp.status) };
+    assert!(reason.contains("the autoscaling API answered garbage"), "{reason}");
+    assert_eq!(cp.phase, Phase::CordoningBlue);
+    assert_eq!(r.session("reader").engine.lock.holder().await.unwrap(), None, "the lease is released");
+
+    // Once the provider works again, resume continues the failed run to the end.
+    let out = r.session("agent-2").engine.resume().await.unwrap();
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert_eq!(r.checkpoint().await.status, RunStatus::Done);
     r.assert_safe();
 }

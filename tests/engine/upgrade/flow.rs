@@ -113,3 +113,31 @@ async fn daemonset_mirror_bare_and_emptydir_pods_are_handled_by_policy() {
     // The bare pod was evicted as allowed: it is gone for good, and that was the operator's choice.
     assert!(r.workload_pods_on("blue-v1-31-4").iter().all(|p| p != "shop/debug"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn batch_progress_counts_the_pods_the_plan_moves_not_daemonset_pods() {
+    let yaml = scenario(
+        4,
+        "  - {kind: Deployment, name: web, namespace: shop, replicas: 6, requests: {cpu: 100m, memory: 64Mi}, pdb: {max_unavailable: 2}}
+  - {kind: DaemonSet, name: agent, namespace: kube-system, requests: {cpu: 10m, memory: 16Mi}}",
+        "",
+    );
+    let r = rig(&yaml);
+    let plan = r.plan(&policy()).await;
+    let to_move: Vec<usize> = plan
+        .batches
+        .iter()
+        .map(|b| b.pods.iter().filter(|p| p.disposition == poolshift::model::plan::Disposition::Evict).count())
+        .collect();
+    assert!(plan.batches.iter().zip(&to_move).all(|(b, n)| b.pods.len() > *n), "the plan lists the DaemonSet pods too");
+    assert_eq!(to_move.iter().sum::<usize>(), plan.to_evict());
+    let out = r.session("agent").engine.start(plan).await.unwrap();
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    let started: Vec<usize> = r
+        .reporter
+        .matching(|e| matches!(e, Event::BatchStarted { .. }))
+        .into_iter()
+        .filter_map(|e| if let Event::BatchStarted { pods, .. } = e { Some(pods) } else { None })
+        .collect();
+    assert_eq!(started, to_move, "each batch announces the pods the plan moves");
+}

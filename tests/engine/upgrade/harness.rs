@@ -12,6 +12,7 @@ use poolshift::plan::target::TargetPolicy;
 use poolshift::ports::report::{Event, RecordingReporter};
 use poolshift::session::{Session, StateLocation};
 use poolshift::time::TokioClock;
+use poolshift_provider_api::Provider;
 use poolshift_provider_sim::SimProvider;
 
 pub struct Rig {
@@ -70,7 +71,11 @@ pub fn policy() -> Policy {
 impl Rig {
     /// A session (an agent process) named `holder`, checkpointing in a ConfigMap.
     pub fn session(&self, holder: &str) -> Session {
-        let provider = Arc::new(SimProvider::new(self.client.clone()));
+        self.session_with(holder, Arc::new(SimProvider::new(self.client.clone())))
+    }
+
+    /// [`Rig::session`] with another provider (a wrapper that fails chosen calls).
+    pub fn session_with(&self, holder: &str, provider: Arc<dyn Provider>) -> Session {
         let mut s = Session::new(
             self.client.clone(),
             provider,
@@ -142,6 +147,11 @@ impl Rig {
                 )
             })
             .collect()
+    }
+
+    /// The run's checkpoint as stored now.
+    pub async fn checkpoint(&self) -> poolshift::model::checkpoint::Checkpoint {
+        self.session("reader").engine.store.load().await.expect("load").expect("a checkpoint").checkpoint
     }
 
     pub fn evicted_events(&self) -> usize {

@@ -120,7 +120,20 @@ async fn crash_then_resume(at: impl Fn(&StepPoint) -> bool + Send + Sync + 'stat
     assert!(matches!(err, EngineError::Lock(LockError::Held { .. })), "{err}");
     tokio::time::sleep(Duration::from_secs(31)).await;
     let out = r.session("rescuer").engine.resume().await.unwrap();
-    assert!(matches!(out, Outcome::Done(_)), "after crash at {crashed_at}: {out:?}");
+    let Outcome::Done(summary) = out else { panic!("after crash at {crashed_at}: {out:?}") };
+    // Pods moved before the crash count too.
+    assert_eq!(summary.moved, MOVABLE as u64, "pods moved (crash at {crashed_at})");
+    assert_eq!(r.checkpoint().await.moved, MOVABLE as u64);
+    // The rescuer says whose run it took over.
+    let took = r.reporter.matching(|e| matches!(e, Event::TookOver { previous, .. } if previous == "doomed"));
+    assert_eq!(took.len(), 1, "crash at {crashed_at}");
+    assert!(
+        r.checkpoint()
+            .await
+            .history
+            .iter()
+            .any(|h| h.message.starts_with("rescuer took over from doomed, whose lease expired at "))
+    );
     assert_eq!(r.pools(), vec!["blue-v1-31-4".to_string()], "one green pool, blue deleted (crash at {crashed_at})");
     assert_eq!(
         r.evicted_events(),
