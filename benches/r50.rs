@@ -30,7 +30,7 @@ use poolshift::ports::report::Event;
 use poolshift::ports::{Clock, Cluster, EvictOutcome, PodRef, Reporter};
 use poolshift::session::{Session, StateLocation};
 use poolshift::time::TokioClock;
-use poolshift_provider_api::{PoolSpec, PoolState, Provider};
+use poolshift_provider_api::{CreateToken, PoolSpec, PoolState, Provider};
 use poolshift_provider_sim::SimProvider;
 
 const TARGET: &str = "1.31.4";
@@ -173,7 +173,10 @@ async fn baseline_run(sc: &Scenario) -> RunResult {
     let provider = SimProvider::new(client.clone());
     let blue = provider.describe_pool("blue").await.expect("describe");
     let name = provider.green_name("blue", TARGET);
-    provider.create_pool(&PoolSpec::derive(&blue, &name, TARGET)).await.expect("create green");
+    provider
+        .create_pool(&PoolSpec::derive(&blue, &name, TARGET), &CreateToken::new("bench", 1))
+        .await
+        .expect("create green");
     loop {
         if let Ok(Some(s)) = provider.pool_status(&name).await
             && s.state == PoolState::Ready

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kubesim::scenario::Scenario;
-use poolshift_provider_api::{PoolSpec, PoolState, Provider};
+use poolshift_provider_api::{CreateToken, PoolSpec, PoolState, Provider};
 use poolshift_provider_kwok::{KwokProvider, KwokSettings};
 use poolshift_testenv::watch::Watcher;
 use poolshift_testenv::world::{self, LoadOptions, World};
@@ -113,7 +113,7 @@ fn kubectl_real() -> Run {
         let desc = provider.describe_pool(&blue).await.expect("describe blue");
         let name = provider.green_name(&blue, TARGET);
         let spec = PoolSpec::derive(&desc, &name, TARGET);
-        provider.create_pool(&spec).await.expect("create green");
+        provider.create_pool(&spec, &CreateToken::new("bench", 1)).await.expect("create green");
         loop {
             let st = provider.pool_status(&name).await.expect("status");
             if matches!(st.map(|s| s.state), Some(PoolState::Ready)) {

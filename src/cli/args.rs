@@ -286,8 +286,9 @@ pub enum Target {
     LatestPatch,
     /// The newest patch of the next minor version.
     NextMinor,
-    /// Exactly this version.
-    Version { major: u32, minor: u32, patch: u32 },
+    /// Exactly this version (`1.31.4`), or a provider release of it (`1.31.4-20250123`, an EKS AMI release
+    /// version, which only the eks provider takes).
+    Version(crate::model::version::Version),
 }
 
 impl FromStr for Target {
@@ -299,14 +300,22 @@ impl FromStr for Target {
             "next-minor" => return Ok(Target::NextMinor),
             _ => {}
         }
-        let bad = || format!("{s:?} is not latest-patch, next-minor or a version X.Y.Z (such as 1.31.4)");
-        let digits = s.strip_prefix('v').unwrap_or(s);
-        let parts: Vec<&str> = digits.split('.').collect();
-        let [major, minor, patch] = parts.as_slice() else {
-            return Err(bad());
-        };
-        let num = |p: &str| p.parse::<u32>().map_err(|_| bad());
-        Ok(Target::Version { major: num(major)?, minor: num(minor)?, patch: num(patch)? })
+        crate::model::version::Version::parse_target(s).map(Target::Version).map_err(|_| {
+            format!(
+                "{s:?} is not latest-patch, next-minor, a version X.Y.Z (such as 1.31.4) or an EKS release version \
+                 X.Y.Z-YYYYMMDD (such as 1.31.4-20250123)"
+            )
+        })
+    }
+}
+
+impl From<&Target> for crate::config::TargetSpec {
+    fn from(t: &Target) -> Self {
+        match t {
+            Target::LatestPatch => Self::LatestPatch,
+            Target::NextMinor => Self::NextMinor,
+            Target::Version(v) => Self::Exact(*v),
+        }
     }
 }
 
@@ -332,11 +341,20 @@ mod tests {
     fn targets_parse() {
         assert_eq!("latest-patch".parse::<Target>(), Ok(Target::LatestPatch));
         assert_eq!("next-minor".parse::<Target>(), Ok(Target::NextMinor));
-        assert_eq!("1.31.4".parse::<Target>(), Ok(Target::Version { major: 1, minor: 31, patch: 4 }));
-        assert_eq!("v1.32.0".parse::<Target>(), Ok(Target::Version { major: 1, minor: 32, patch: 0 }));
-        for bad in ["1.31", "latest", "1.x.2", "1.2.3.4", ""] {
+        let exact = |s: &str| match s.parse::<Target>() {
+            Ok(Target::Version(v)) => v.to_string(),
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(exact("1.31.4"), "1.31.4");
+        assert_eq!(exact("v1.32.0"), "1.32.0");
+        // An EKS AMI release version keeps its release.
+        assert_eq!(exact("1.31.4-20250123"), "1.31.4-20250123");
+        assert_eq!(exact("v1.31.4-20250123"), "1.31.4-20250123");
+        for bad in ["1.31", "latest", "1.x.2", "1.2.3.4", "", "1.31.4-", "1.31-20250123", "1.31.4-a b"] {
             assert!(bad.parse::<Target>().is_err(), "{bad}");
         }
+        let e = "1.31".parse::<Target>().unwrap_err();
+        assert!(e.contains("EKS release version X.Y.Z-YYYYMMDD (such as 1.31.4-20250123)"), "{e}");
     }
 
     #[test]
@@ -365,6 +383,6 @@ mod tests {
         let Command::Plan(p) = cli.command else { panic!("plan expected") };
         assert_eq!(p.output, PlanFormat::Json);
         assert_eq!(p.target.pool.as_deref(), Some("blue"));
-        assert_eq!(p.target.to, Some(Target::Version { major: 1, minor: 31, patch: 4 }));
+        assert_eq!(p.target.to, Some(Target::Version(crate::model::version::Version::new(1, 31, 4))));
     }
 }

@@ -17,7 +17,6 @@ use crate::exit::Exit;
 use crate::model::plan::{Disposition, Severity, UpgradePlan};
 use crate::model::policy::{BatchSize, Policy};
 use crate::model::snapshot::{SNAPSHOT_SCHEMA, Snapshot};
-use crate::model::version::Version;
 use crate::plan::PlanError;
 use crate::plan::target::{TargetError, TargetPolicy};
 use crate::report::{self, Format};
@@ -64,7 +63,7 @@ async fn online(args: &PlanArgs) -> Result<Option<Planned>, CliError> {
     let selected = Selected::load(t.config.as_deref(), t.pool.as_deref(), t.state_file.as_deref())?;
     let conn = Connection::open(&selected.config, None).await?;
     let session = conn.session_with_provider(&selected, Arc::new(super::connect::Silent)).await?;
-    let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false);
+    let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false)?;
     let (mut plan, snapshot) = match session.plan_and_snapshot(&target, &policy).await {
         Ok(x) => x,
         Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
@@ -97,7 +96,7 @@ fn offline(args: &PlanArgs, file: &Path) -> Result<Option<Planned>, CliError> {
     let (cluster, pool, target, policy) = match ClusterConfig::locate(t.config.as_deref()) {
         Ok(_) => {
             let selected = Selected::load(t.config.as_deref(), t.pool.as_deref(), t.state_file.as_deref())?;
-            let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false);
+            let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false)?;
             (selected.config.cluster.name.clone(), selected.pool.name.clone(), target, policy)
         }
         Err(ConfigError::Missing) => {
@@ -173,23 +172,20 @@ fn rehearse(
 }
 
 fn to_spec(t: &Target) -> TargetSpec {
-    match t {
-        Target::LatestPatch => TargetSpec::LatestPatch,
-        Target::NextMinor => TargetSpec::NextMinor,
-        Target::Version { major, minor, patch } => TargetSpec::Exact(Version::new(*major, *minor, *patch)),
-    }
+    TargetSpec::from(t)
 }
 
-/// The pool's target (`--to` over the file's `to`) and policy (`--force` enables the force escalation).
-pub fn target_and_policy(selected: &Selected, to: Option<&Target>, force: bool) -> (TargetPolicy, Policy) {
-    let spec = to.map(|t| match t {
-        Target::LatestPatch => TargetSpec::LatestPatch,
-        Target::NextMinor => TargetSpec::NextMinor,
-        Target::Version { major, minor, patch } => TargetSpec::Exact(Version::new(*major, *minor, *patch)),
-    });
+/// The pool's target (`--to` over the file's `to`) and policy (`--force` enables the force escalation); a
+/// `--to` the configured provider cannot take (a release version for a provider other than eks) is refused.
+pub fn target_and_policy(
+    selected: &Selected,
+    to: Option<&Target>,
+    force: bool,
+) -> Result<(TargetPolicy, Policy), CliError> {
+    let spec = to.map(TargetSpec::from);
     let mut policy = selected.pool.policy.clone();
     policy.force_allowed = force;
-    (selected.pool.target(spec.as_ref()), policy)
+    Ok((selected.config.target(&selected.pool, spec.as_ref())?, policy))
 }
 
 /// The plan, or `None` after saying so when the pool is already at its target (nothing to do).

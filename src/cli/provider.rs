@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use poolshift_provider_api::{
-    AutoscalingSettings, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus, Provider,
-    ProviderError,
+    AutoscalingSettings, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus,
+    Provider, ProviderError,
 };
 
 #[cfg(feature = "onprem")]
@@ -203,7 +203,7 @@ impl Provider for NotNeeded {
     async fn versions(&self) -> Result<OfferedVersions, ProviderError> {
         self.refuse("versions")
     }
-    async fn create_pool(&self, _: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    async fn create_pool(&self, _: &PoolSpec, _: &CreateToken) -> Result<PoolStatus, ProviderError> {
         self.refuse("create")
     }
     async fn pool_status(&self, _: &str) -> Result<Option<PoolStatus>, ProviderError> {

@@ -45,7 +45,7 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     {
         return Err(super::busy::unfinished(&session, &st.checkpoint, &selected).await);
     }
-    let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force);
+    let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force)?;
     let plan = match (reviewed, &args.plan) {
         (Some(mut plan), Some(file)) => {
             check_drift(&session, &plan, &target, &policy, args, file).await?;

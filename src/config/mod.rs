@@ -9,7 +9,7 @@
 //! lease_ttl: 30s
 //! pools:
 //!   - name: workers
-//!     to: latest-patch                       # latest-patch | next-minor | X.Y.Z
+//!     to: latest-patch                       # latest-patch | next-minor | X.Y.Z (eks: also X.Y.Z-YYYYMMDD)
 //!     batch: 20%                             # or a node count
 //!     escalation: pause                      # pause | quarantine | force (force also needs --force)
 //! ```
@@ -53,6 +53,9 @@ pub enum ConfigError {
     UnknownPool { origin: String, pool: String, known: String },
     #[error("{origin} configures several pools ({known}): say which with --pool NAME")]
     WhichPool { origin: String, known: String },
+    /// `--to` names a target the configured provider cannot take.
+    #[error("--to {value}: {why}")]
+    Target { value: String, why: String },
 }
 
 /// A loaded, checked configuration.
@@ -107,6 +110,19 @@ impl PoolConfig {
             TargetSpec::NextMinor => TargetPolicy::NextMinor { maturity: self.maturity },
             TargetSpec::Exact(v) => TargetPolicy::Exact(*v),
         }
+    }
+}
+
+impl ClusterConfig {
+    /// `pool`'s target policy for `--to` (`None`: the file's `to`), refused when the provider cannot take
+    /// it (a release version for a provider other than eks; the file's own `to` was checked at load).
+    pub fn target(&self, pool: &PoolConfig, to: Option<&TargetSpec>) -> Result<TargetPolicy, ConfigError> {
+        if let Some(TargetSpec::Exact(v)) = to
+            && let Some(why) = self.provider.refuses_target(v)
+        {
+            return Err(ConfigError::Target { value: v.to_string(), why });
+        }
+        Ok(pool.target(to))
     }
 }
 

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::model::version::Version;
+
 /// Default time limit of one exec plugin call.
 pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -34,6 +36,24 @@ impl ProviderConfig {
             ProviderConfig::Onprem(_) => "onprem",
             ProviderConfig::Kwok(_) => "kwok",
         }
+    }
+
+    /// Whether targets may name a provider release of a kubelet version (`1.31.4-20250123`, an EKS AMI
+    /// release version): only EKS managed node groups have such releases.
+    pub fn takes_release_versions(&self) -> bool {
+        matches!(self, ProviderConfig::Eks(_))
+    }
+
+    /// Why `target` cannot go to this provider: a release version for a provider without releases.
+    pub fn refuses_target(&self, target: &Version) -> Option<String> {
+        (target.release().is_some() && !self.takes_release_versions()).then(|| {
+            format!(
+                "target {target} names a provider release (an EKS AMI release version), which provider kind {} does \
+                 not take: use the kubelet version {}",
+                self.kind(),
+                target.kubelet()
+            )
+        })
     }
 }
 

@@ -116,20 +116,16 @@ pub enum TargetSpec {
     Exact(Version),
 }
 
-/// Parses `latest-patch`, `next-minor` or an exact `X.Y.Z` (a leading `v` is allowed).
+/// Parses `latest-patch`, `next-minor`, an exact `X.Y.Z` (a leading `v` is allowed) or a provider release
+/// of one, `X.Y.Z-RELEASE` (an EKS AMI release version such as `1.31.4-20250123`; only the eks provider takes
+/// one, see [`super::ProviderConfig::takes_release_versions`]).
 pub fn parse_target(s: &str) -> Result<TargetSpec, String> {
     match s.trim() {
         "latest-patch" => return Ok(TargetSpec::LatestPatch),
         "next-minor" => return Ok(TargetSpec::NextMinor),
         _ => {}
     }
-    let bad = || format!("invalid target \"{s}\": {TARGET_HINT}");
-    let digits = s.trim().strip_prefix('v').unwrap_or(s.trim());
-    let parts: Vec<u32> = digits.split('.').map(|p| p.parse::<u32>().map_err(|_| bad())).collect::<Result<_, _>>()?;
-    match parts.as_slice() {
-        [major, minor, patch] => Ok(TargetSpec::Exact(Version::new(*major, *minor, *patch))),
-        _ => Err(bad()),
-    }
+    Version::parse_target(s).map(TargetSpec::Exact).map_err(|_| format!("invalid target \"{s}\": {TARGET_HINT}"))
 }
 
 impl<'de> Deserialize<'de> for TargetSpec {
@@ -188,7 +184,9 @@ mod tests {
         assert_eq!(parse_target("latest-patch"), Ok(TargetSpec::LatestPatch));
         assert_eq!(parse_target("next-minor"), Ok(TargetSpec::NextMinor));
         assert_eq!(parse_target("v1.31.4"), Ok(TargetSpec::Exact(Version::new(1, 31, 4))));
-        for bad in ["1.31", "1.31.x", "latest", "1.2.3.4", ""] {
+        let Ok(TargetSpec::Exact(release)) = parse_target("1.31.4-20250123") else { panic!("a release version") };
+        assert_eq!((release.to_string(), release.release()), ("1.31.4-20250123".to_string(), Some("20250123")));
+        for bad in ["1.31", "1.31.x", "latest", "1.2.3.4", "", "1.31-20250123", "1.31.4-", "1.31.4-a/b"] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
     }

@@ -313,6 +313,11 @@ fn pools(pools: &[schema::Pool], provider: &ProviderConfig) -> Result<Vec<PoolCo
             );
         }
         non_empty(path.key("image_id"), &p.image_id)?;
+        if let Some(TargetSpec::Exact(v)) = &p.to
+            && let Some(why) = provider.refuses_target(v)
+        {
+            return fail(path.key("to"), why);
+        }
         if p.max_in_flight == Some(0) {
             return fail(path.key("max_in_flight"), "must be at least 1");
         }

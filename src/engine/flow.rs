@@ -218,12 +218,17 @@ impl Engine {
             }
             Some(s) => s,
             None => {
+                // A new attempt: its token is sent by every retry of this call, and by nothing else.
+                st.checkpoint.green.attempt += 1;
+                let token =
+                    poolshift_provider_api::CreateToken::new(&st.checkpoint.run_id, st.checkpoint.green.attempt);
                 let s = spec.clone();
                 match self
                     .provider_call(|| {
                         let p = provider.clone();
                         let s = s.clone();
-                        async move { p.create_pool(&s).await }
+                        let t = token.clone();
+                        async move { p.create_pool(&s, &t).await }
                     })
                     .await
                 {

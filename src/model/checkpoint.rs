@@ -66,7 +66,7 @@ impl Checkpoint {
             status: RunStatus::Running,
             plan_id: plan.plan_id.clone(),
             reviewed: None,
-            green: GreenState { name: plan.green.name.clone(), created: false },
+            green: GreenState { name: plan.green.name.clone(), created: false, attempt: 0 },
             plan,
             autoscaling_prior: None,
             batches,
@@ -170,6 +170,11 @@ pub struct GreenState {
     pub name: String,
     /// The provider accepted the create call (so a rollback must delete it).
     pub created: bool,
+    /// Creates the engine sent for a green pool that did not exist: the idempotency token of green's
+    /// creation is derived from the run id and this number, so retries of one attempt send the same token
+    /// and a later attempt (after a failed create) another one.
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

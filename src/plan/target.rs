@@ -1,5 +1,7 @@
 //! Target version resolution: `latest-patch`, `next-minor` (with a maturity rule) or an explicit version,
-//! checked against what the provider offers and the version-skew policy.
+//! checked against what the provider offers and the version-skew policy. An explicit version may name a
+//! provider release of it (`1.31.4-20250123`, an EKS AMI release): the kubelet version is checked, and the
+//! release goes to the green pool's spec as written.
 
 use std::fmt;
 use std::str::FromStr;
@@ -26,7 +28,8 @@ impl FromStr for TargetPolicy {
         match s.trim() {
             "latest-patch" => Ok(TargetPolicy::LatestPatch),
             "next-minor" => Ok(TargetPolicy::NextMinor { maturity: DEFAULT_MATURITY }),
-            other => other.parse().map(TargetPolicy::Exact),
+            // A release suffix is kept (`1.31.4-20250123`); otherwise as lenient as any version (`1.31`).
+            other => Version::parse_target(other).or_else(|_| other.parse()).map(TargetPolicy::Exact),
         }
     }
 }
@@ -111,16 +114,19 @@ pub fn resolve(
             }
         }
         TargetPolicy::Exact(v) => {
+            // Offered, older, newer: by kubelet version (a release names a build of one).
             if !offered.is_empty() && !offered.contains(v) {
                 return Err(TargetError::NotOffered { wanted: *v, offered: list(&offered) });
             }
             if *v < current {
                 return Err(TargetError::Downgrade { target: *v, current });
             }
-            if *v == current {
-                return Err(TargetError::UpToDate { current, policy: policy.to_string() });
+            match v.release() {
+                // Another build of blue's kubelet (a new AMI) is a move too.
+                Some(r) => (*v, format!("explicit release {r} of kubelet {} requested", v.kubelet())),
+                None if *v == current => return Err(TargetError::UpToDate { current, policy: policy.to_string() }),
+                None => (*v, "explicit version requested".to_string()),
             }
-            (*v, "explicit version requested".to_string())
         }
     };
     check_skew(&version, &control_plane)?;
@@ -159,5 +165,28 @@ mod tests {
         assert!(matches!(e, TargetError::Skew(SkewError::NewerThanControlPlane { .. })), "{e}");
         let e = resolve(&TargetPolicy::Exact(v("1.30.5")), v("1.30.2"), v("1.31.4"), &offered()).unwrap_err();
         assert!(matches!(e, TargetError::NotOffered { .. }));
+    }
+
+    #[test]
+    fn an_exact_release_is_kept_and_checked_by_its_kubelet() {
+        let policy: TargetPolicy = "1.31.4-20250123".parse().unwrap();
+        assert_eq!(policy.to_string(), "1.31.4-20250123");
+        let t = resolve(&policy, v("1.30.8"), v("1.31.4"), &offered()).unwrap();
+        assert_eq!(t.version.to_string(), "1.31.4-20250123", "the release reaches the plan");
+        assert_eq!(t.version.release(), Some("20250123"));
+        assert_eq!(t.policy, "1.31.4-20250123");
+        // A new build of blue's own kubelet is a move (a new AMI), not "up to date".
+        let t = resolve(&policy, v("1.31.4"), v("1.31.4"), &offered()).unwrap();
+        assert_eq!(t.reason, "explicit release 20250123 of kubelet 1.31.4 requested");
+        // Its kubelet must be offered, not older than blue's, within the skew.
+        let e = resolve(&"1.31.2-20250101".parse().unwrap(), v("1.30.8"), v("1.31.4"), &offered()).unwrap_err();
+        assert!(matches!(e, TargetError::NotOffered { .. }), "{e}");
+        let e = resolve(&"1.29.9-20250101".parse().unwrap(), v("1.30.8"), v("1.31.4"), &offered()).unwrap_err();
+        assert!(matches!(e, TargetError::Downgrade { .. }), "{e}");
+        let e = resolve(&"1.32.1-20250101".parse().unwrap(), v("1.31.4"), v("1.31.4"), &offered()).unwrap_err();
+        assert!(matches!(e, TargetError::Skew(_)), "{e}");
+        // The exact version alone stays as it was.
+        let e = resolve(&TargetPolicy::Exact(v("1.31.4")), v("1.31.4"), v("1.31.4"), &offered()).unwrap_err();
+        assert!(matches!(e, TargetError::UpToDate { .. }), "{e}");
     }
 }

@@ -5,6 +5,7 @@
 mod escalation;
 mod faults;
 mod flow;
+mod green_pool;
 mod green_unrecorded;
 mod harness;
 mod landing_back;

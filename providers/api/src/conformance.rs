@@ -2,14 +2,16 @@
 //! Each provider's tests run it against their fake or emulator (the simulator, moto, a GKE REST fake, an
 //! exec plugin) with a `tick` that lets time pass or drives the fake's lifecycle.
 //!
-//! Checks: describe blue; versions offered; idempotent create (a second call finds the first pool); status
-//! until Ready; freeze then restore puts back exactly the prior settings; delete twice; errors mapped to the
-//! trait's kinds (NotFound for a missing pool, Conflict for a same-name pool of another version).
+//! Checks: describe blue; versions offered; idempotent create (a retry with the same token finds the first
+//! pool); status until Ready; green has blue's autoscaling; freeze then restore puts back exactly the prior
+//! settings, and a second freeze of the frozen pool (a new run after one aborted with blue frozen) returns the
+//! original settings, not the frozen ones; delete twice; errors mapped to the trait's kinds (NotFound for a
+//! missing pool, Conflict for a same-name pool of another version).
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::{ErrorKind, PoolSpec, PoolState, Provider};
+use crate::{CreateToken, ErrorKind, PoolSpec, PoolState, Provider};
 
 pub type Tick = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
@@ -49,22 +51,31 @@ impl Conformance<'_> {
 
         let name = p.green_name(&self.blue, &self.target_version);
         let spec = PoolSpec::derive(&blue, &name, &self.target_version);
-        let first = p.create_pool(&spec).await.map_err(|e| fail("create green", e))?;
+        let token = CreateToken::new("conformance-run", 1);
+        let first = p.create_pool(&spec, &token).await.map_err(|e| fail("create green", e))?;
         if first.name != name {
             return Err(fail("create green", format!("created {:?}, asked for {name:?}", first.name)));
         }
-        let again = p.create_pool(&spec).await.map_err(|e| fail("create green again (idempotent)", e))?;
+        // A retry of the same attempt (its answer was lost): same spec, same token.
+        let again = p.create_pool(&spec, &token).await.map_err(|e| fail("create green again (idempotent)", e))?;
         if again.name != name {
             return Err(fail("create green again", format!("a second pool {:?}", again.name)));
         }
         let mut other = spec.clone();
         other.version = blue.version.clone();
-        match p.create_pool(&other).await {
+        match p.create_pool(&other, &CreateToken::new("conformance-run", 2)).await {
             Err(e) if e.kind == ErrorKind::Conflict => {}
             r => return Err(fail("create same name, other version", format!("want Conflict, got {r:?}"))),
         }
 
         self.wait("green becomes Ready", &name, |s| matches!(s, Some(PoolState::Ready))).await?;
+
+        // Green scales as blue did: blue's autoscaling (on or off, and its bounds), not autoscaling off.
+        let green = p.describe_pool(&name).await.map_err(|e| fail("describe green", e))?;
+        let (g, b) = (&green.autoscaling, &blue.autoscaling);
+        if (g.enabled, g.size.min, g.size.max) != (b.enabled, b.size.min, b.size.max) {
+            return Err(fail("green's autoscaling", format!("green has {g:?}, blue has {b:?}")));
+        }
 
         let prior = p.freeze_autoscaling(&self.blue).await.map_err(|e| fail("freeze", e))?;
         if prior != blue.autoscaling {
@@ -74,10 +85,37 @@ impl Conformance<'_> {
         if frozen.autoscaling.enabled || frozen.autoscaling.size.min != frozen.autoscaling.size.max {
             return Err(fail("freeze", format!("still able to scale: {:?}", frozen.autoscaling)));
         }
-        p.restore_autoscaling(&self.blue, &prior).await.map_err(|e| fail("restore", e))?;
+        // A new run after one that was aborted (or crashed) with blue frozen freezes blue again: the answer
+        // is the original settings recorded at the first freeze, not the frozen ones it now has.
+        let refrozen = p.freeze_autoscaling(&self.blue).await.map_err(|e| fail("freeze a frozen pool", e))?;
+        if refrozen != prior {
+            return Err(fail(
+                "freeze a frozen pool",
+                format!(
+                    "returned {refrozen:?}, the original settings were {prior:?} (frozen: {:?})",
+                    frozen.autoscaling
+                ),
+            ));
+        }
+        let still = p.describe_pool(&self.blue).await.map_err(|e| fail("describe refrozen", e))?;
+        if still.autoscaling.enabled || still.autoscaling.size.min != still.autoscaling.size.max {
+            return Err(fail("freeze a frozen pool", format!("able to scale again: {:?}", still.autoscaling)));
+        }
+        p.restore_autoscaling(&self.blue, &refrozen).await.map_err(|e| fail("restore", e))?;
         let restored = p.describe_pool(&self.blue).await.map_err(|e| fail("describe restored", e))?;
         if restored.autoscaling != prior {
             return Err(fail("restore", format!("restored {:?}, prior was {prior:?}", restored.autoscaling)));
+        }
+        // A later run freezes and restores blue the same way (each provider's own tests check that the
+        // restore removed its record).
+        let next = p.freeze_autoscaling(&self.blue).await.map_err(|e| fail("freeze after restore", e))?;
+        if next != prior {
+            return Err(fail("freeze after restore", format!("returned {next:?}, blue has {prior:?}")));
+        }
+        p.restore_autoscaling(&self.blue, &next).await.map_err(|e| fail("restore again", e))?;
+        let restored = p.describe_pool(&self.blue).await.map_err(|e| fail("describe restored again", e))?;
+        if restored.autoscaling != prior {
+            return Err(fail("restore again", format!("restored {:?}, prior was {prior:?}", restored.autoscaling)));
         }
 
         p.delete_pool(&name).await.map_err(|e| fail("delete green", e))?;

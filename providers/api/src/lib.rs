@@ -2,7 +2,8 @@
 //! groups, self-managed Auto Scaling groups, GKE node pools, on-prem exec plugins, the simulator).
 //!
 //! The trait is deliberately narrow and idempotent: every call can be retried after a crash, `create_pool`
-//! finds a pool it already created (same deterministic name), `delete_pool` of a missing pool succeeds.
+//! finds a pool it already created (same deterministic name), `delete_pool` of a missing pool succeeds,
+//! `freeze_autoscaling` of a frozen pool returns the settings from before the first freeze.
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -27,7 +28,9 @@ pub trait Provider: Send + Sync {
 
     /// Creates the green pool. Idempotent by name: if a pool with `spec.name` exists with the same source
     /// and version, its status is returned; with a different version it is a [`ErrorKind::Conflict`].
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError>;
+    /// `token` is the same for every retry of one attempt and differs between attempts and runs (see
+    /// [`CreateToken`]); a provider whose API takes an idempotency token sends one derived from it.
+    async fn create_pool(&self, spec: &PoolSpec, token: &CreateToken) -> Result<PoolStatus, ProviderError>;
 
     /// Current status of a pool, `None` when it does not exist.
     async fn pool_status(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError>;
@@ -36,9 +39,12 @@ pub trait Provider: Send + Sync {
     async fn delete_pool(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError>;
 
     /// Stops the pool's autoscaling from adding or removing nodes; returns the settings to restore later.
+    /// The original settings are recorded on the provider's side at the first freeze (a tag, a label, a
+    /// record): freezing a pool that poolshift froze before (a run that crashed or was aborted with blue
+    /// frozen, then a new run) changes nothing and returns those original settings, never the frozen ones.
     async fn freeze_autoscaling(&self, pool: &str) -> Result<AutoscalingSettings, ProviderError>;
 
-    /// Puts back exactly the settings `freeze_autoscaling` returned.
+    /// Puts back exactly the settings `freeze_autoscaling` returned, and clears the freeze's record.
     async fn restore_autoscaling(&self, pool: &str, prior: &AutoscalingSettings) -> Result<(), ProviderError>;
 
     /// How a pool's nodes are recognised in Kubernetes (a node label and its value).

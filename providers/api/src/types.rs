@@ -67,6 +67,31 @@ pub struct PoolDescription {
     pub extra: BTreeMap<String, String>,
 }
 
+/// The idempotency token of one attempt at creating a pool: every retry of that attempt (an answer lost to a
+/// timeout or a crash) sends the same token, another attempt (a create after a failed one, a new run after a
+/// rollback deleted the pool) another one. Providers whose API takes a token (EKS `clientRequestToken`, EC2
+/// `ClientToken`) derive theirs from it; the others find their pool again by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CreateToken(String);
+
+impl CreateToken {
+    /// The token of attempt `attempt` of run `run_id` (`<run id>/<attempt>`).
+    pub fn new(run_id: &str, attempt: u32) -> Self {
+        Self(format!("{run_id}/{attempt}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CreateToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The green pool to create: blue's settings with only the version (or image) changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolSpec {

@@ -2,13 +2,14 @@
 //! transient failures (backon, jittered, capped), NOT_FOUND as `None` where absence is an answer, and
 //! following GKE's long-running operations until DONE.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_container_v1::model::operation::Status as OpStatus;
-use google_cloud_container_v1::model::{NodeManagement, NodePool, NodePoolAutoscaling, Operation};
+use google_cloud_container_v1::model::{NodeManagement, NodePool, NodePoolAutoscaling, Operation, ResourceLabels};
 use poolshift_provider_api::{ErrorKind, ProviderError};
 
 use crate::error::{self, Failure, Scope};
@@ -96,6 +97,13 @@ impl Api {
             .when(|e: &ProviderError| e.kind.is_retryable())
             .notify(|e, wait| tracing::warn!(error = %e, ?wait, "GKE call failed, retrying"))
             .await
+            .map_err(|mut e| {
+                // The retries are used up: say so, and how many there were.
+                if e.kind.is_retryable() {
+                    e.hint = Some(error::transient_hint(Some(t.retries + 1)));
+                }
+                e
+            })
     }
 
     pub async fn get_pool(&self, op: &str, pool: &str) -> Result<Option<NodePool>, ProviderError> {
@@ -127,6 +135,23 @@ impl Api {
                     .set_name(name.clone())
                     .set_autoscaling(autoscaling.clone())
                     .send()
+            })
+            .await?;
+        self.follow(op, started).await
+    }
+
+    /// UpdateNodePool of the pool's resource labels (GCE labels of its VMs), replacing them with `labels`.
+    pub async fn set_resource_labels(
+        &self,
+        op: &str,
+        pool: &str,
+        labels: HashMap<String, String>,
+    ) -> Result<Followed, ProviderError> {
+        let name = self.pool_name(pool);
+        let labels = ResourceLabels::new().set_labels(labels);
+        let started = self
+            .call(op, || {
+                self.client.update_node_pool().set_name(name.clone()).set_resource_labels(labels.clone()).send()
             })
             .await?;
         self.follow(op, started).await

@@ -1,7 +1,7 @@
 //! GKE node pools <-> the trait's types: the description of blue, a pool's status, its autoscaling settings
 //! (recorded exactly so restore puts them back), and the CreateNodePool body cloned from blue.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use google_cloud_container_v1::model::node_pool::Status as NpStatus;
 use google_cloud_container_v1::model::node_pool_autoscaling::LocationPolicy;
@@ -24,6 +24,17 @@ pub const EXTRA_TOTAL_MAX: &str = "totalMaxNodeCount";
 pub const EXTRA_LOCATION_POLICY: &str = "locationPolicy";
 pub const EXTRA_AUTOPROVISIONED: &str = "autoprovisioned";
 pub const EXTRA_AUTO_UPGRADE: &str = "autoUpgrade";
+
+/// Resource labels (GCE labels of the pool's VMs, `config.resourceLabels`) recording a frozen pool's
+/// autoscaling from before the freeze, so that freezing it again returns those settings. GCE label values
+/// are at most 63 of `[a-z0-9_-]`, hence three labels:
+/// - `poolshift-frozen`: `e<enabled>-u<auto-upgrade>-a<autoprovisioned>[-l<location policy>]` (`e1-u1-a0-lbalanced`);
+/// - `poolshift-frozen-size`: `<min>_<max>_<desired>` (whole-pool sizes);
+/// - `poolshift-frozen-nodes`: `<minNodeCount>_<maxNodeCount>_<totalMinNodeCount>_<totalMaxNodeCount>`.
+pub const FROZEN_LABEL: &str = "poolshift-frozen";
+pub const FROZEN_SIZE_LABEL: &str = "poolshift-frozen-size";
+pub const FROZEN_NODES_LABEL: &str = "poolshift-frozen-nodes";
+const FROZEN_LABELS: [&str; 3] = [FROZEN_LABEL, FROZEN_SIZE_LABEL, FROZEN_NODES_LABEL];
 
 fn zones(np: &NodePool) -> u32 {
     (np.locations.len() as u32).max(1)
@@ -104,6 +115,82 @@ pub fn prior_auto_upgrade(prior: &AutoscalingSettings) -> Option<bool> {
     prior.extra.get(EXTRA_AUTO_UPGRADE).map(|v| v == "true")
 }
 
+/// The freeze record of `prior` (settings [`autoscaling`] read) as resource labels.
+pub fn frozen_labels(prior: &AutoscalingSettings) -> [(&'static str, String); 3] {
+    let flag = |b: bool| if b { '1' } else { '0' };
+    let extra = |k: &str| prior.extra.get(k).map(String::as_str);
+    let number = |k: &str| extra(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let mut flags = format!(
+        "e{}-u{}-a{}",
+        flag(prior.enabled),
+        flag(extra(EXTRA_AUTO_UPGRADE) == Some("true")),
+        flag(extra(EXTRA_AUTOPROVISIONED) == Some("true"))
+    );
+    if let Some(p) = extra(EXTRA_LOCATION_POLICY) {
+        flags.push_str(&format!("-l{}", p.to_ascii_lowercase()));
+    }
+    let s = prior.size;
+    let nodes = [EXTRA_MIN, EXTRA_MAX, EXTRA_TOTAL_MIN, EXTRA_TOTAL_MAX].map(|k| number(k).to_string()).join("_");
+    [
+        (FROZEN_LABEL, flags),
+        (FROZEN_SIZE_LABEL, format!("{}_{}_{}", s.min, s.max, s.desired)),
+        (FROZEN_NODES_LABEL, nodes),
+    ]
+}
+
+/// The settings a frozen pool's labels record (exactly what [`autoscaling`] read before the freeze); `None`
+/// when the pool carries no (or no readable) record.
+pub fn frozen_record(np: &NodePool) -> Option<AutoscalingSettings> {
+    let labels = &np.config.as_ref()?.resource_labels;
+    let flags = labels.get(FROZEN_LABEL)?;
+    let numbers = |v: &str| -> Option<Vec<u32>> { v.split('_').map(|n| n.parse().ok()).collect() };
+    let size = numbers(labels.get(FROZEN_SIZE_LABEL)?)?;
+    let nodes = numbers(labels.get(FROZEN_NODES_LABEL)?)?;
+    let (&[min, max, desired], &[n_min, n_max, t_min, t_max]) = (size.as_slice(), nodes.as_slice()) else {
+        return None;
+    };
+    let mut enabled = None;
+    let mut extra = BTreeMap::new();
+    for part in flags.split('-') {
+        let (k, v) = part.split_at_checked(1)?;
+        match (k, v) {
+            ("e", "0" | "1") => enabled = Some(v == "1"),
+            ("u", "0" | "1") => {
+                extra.insert(EXTRA_AUTO_UPGRADE.to_string(), (v == "1").to_string());
+            }
+            ("a", "0") => {}
+            ("a", "1") => {
+                extra.insert(EXTRA_AUTOPROVISIONED.to_string(), "true".to_string());
+            }
+            ("l", p) if !p.is_empty() => {
+                extra.insert(EXTRA_LOCATION_POLICY.to_string(), p.to_ascii_uppercase());
+            }
+            _ => return None,
+        }
+    }
+    for (k, n) in [(EXTRA_MIN, n_min), (EXTRA_MAX, n_max), (EXTRA_TOTAL_MIN, t_min), (EXTRA_TOTAL_MAX, t_max)] {
+        if n != 0 {
+            extra.insert(k.to_string(), n.to_string());
+        }
+    }
+    Some(AutoscalingSettings { enabled: enabled?, size: PoolSize { min, max, desired }, extra })
+}
+
+/// The pool's resource labels with the freeze record of `prior` added (`Some`) or removed (`None`).
+pub fn resource_labels_with(np: &NodePool, prior: Option<&AutoscalingSettings>) -> HashMap<String, String> {
+    let mut labels: HashMap<String, String> = np.config.as_ref().map(|c| c.resource_labels.clone()).unwrap_or_default();
+    labels.retain(|k, _| !FROZEN_LABELS.contains(&k.as_str()));
+    if let Some(p) = prior {
+        labels.extend(frozen_labels(p).into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+    labels
+}
+
+/// Whether the pool carries any label of a freeze record.
+pub fn has_frozen_labels(np: &NodePool) -> bool {
+    np.config.as_ref().is_some_and(|c| c.resource_labels.keys().any(|k| FROZEN_LABELS.contains(&k.as_str())))
+}
+
 fn effect_name(e: &Effect) -> String {
     match e {
         Effect::NoSchedule => "NoSchedule".into(),
@@ -138,6 +225,8 @@ pub fn template(np: &NodePool) -> NodePool {
     t.pod_ipv4_cidr_size = 0;
     if let Some(c) = t.config.as_mut() {
         c.effective_cgroup_mode = Default::default();
+        // A frozen blue's record is not green's.
+        c.resource_labels.retain(|k, _| !FROZEN_LABELS.contains(&k.as_str()));
     }
     if let Some(n) = t.network_config.as_mut() {
         n.pod_ipv4_range_utilization = 0.0;

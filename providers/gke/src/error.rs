@@ -102,13 +102,24 @@ pub(crate) fn classify(f: &Failure) -> ErrorKind {
     }
 }
 
+/// The hint of a call GKE kept throttling or failing; `attempts`: how often it was tried, when known.
+pub(crate) fn transient_hint(attempts: Option<usize>) -> String {
+    let tried = match attempts {
+        Some(n) => format!("on all {n} attempts (jittered backoff)"),
+        None => "on every attempt".to_string(),
+    };
+    format!(
+        "GKE throttled the call or failed transiently {tried}, so it was given up: check the Google Cloud status \
+         dashboard and the project's Kubernetes Engine API quota (requests per minute), then run poolshift again \
+         (`poolshift resume` continues a stopped run)"
+    )
+}
+
 /// What the operator can do about a failure of `kind`.
 pub(crate) fn hint(kind: ErrorKind, s: &Scope) -> String {
     let Scope { project, location, cluster } = s;
     match kind {
-        ErrorKind::Transient => {
-            "GKE throttled the call or failed transiently; poolshift retries it with backoff".into()
-        }
+        ErrorKind::Transient => transient_hint(None),
         ErrorKind::Quota => format!(
             "raise the quota named in the message for project {project} (Console: IAM & Admin > Quotas) or free \
              capacity, then resume"

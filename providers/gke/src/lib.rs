@@ -9,7 +9,10 @@
 //!   create deletes what GKE left behind, or names it in the error.
 //! - delete: DeleteNodePool and its operation; a missing pool is `Ok(None)`.
 //! - freeze: SetNodePoolAutoscaling enabled=false, and SetNodePoolManagement autoUpgrade=false when it was on;
-//!   restore puts back exactly what was recorded.
+//!   restore puts back exactly what was recorded. The settings from before the first freeze are also recorded
+//!   in the pool's resource labels `poolshift-frozen*` (UpdateNodePool, set before anything is disabled), so
+//!   freezing a frozen pool (a new run after one aborted with blue frozen) returns them, not the frozen ones;
+//!   restore removes those labels.
 //! - nodes are recognised by `cloud.google.com/gke-nodepool=<pool>`.
 
 mod client;
@@ -23,8 +26,8 @@ use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_container_v1::model::node_pool::Status as NpStatus;
 use google_cloud_container_v1::model::{NodePool, NodePoolAutoscaling};
 use poolshift_provider_api::{
-    AutoscalingSettings, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolState, PoolStatus,
-    Provider, ProviderError, default_green_name,
+    AutoscalingSettings, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolState,
+    PoolStatus, Provider, ProviderError, default_green_name,
 };
 use serde::{Deserialize, Serialize};
 
@@ -218,7 +221,8 @@ impl Provider for GkeProvider {
         Ok(OfferedVersions { control_plane, node_versions })
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    /// The token is not used: CreateNodePool takes none; a pool of the green name is found again by name.
+    async fn create_pool(&self, spec: &PoolSpec, _token: &CreateToken) -> Result<PoolStatus, ProviderError> {
         if let Some(np) = self.api.get_pool("create", &spec.name).await? {
             return self.adopt(spec, &np);
         }
@@ -296,8 +300,26 @@ impl Provider for GkeProvider {
 
     async fn freeze_autoscaling(&self, pool: &str) -> Result<AutoscalingSettings, ProviderError> {
         let np = self.api.require_pool("freeze", pool).await?;
-        let prior = convert::autoscaling(&np);
-        if prior.enabled {
+        // Frozen already by an earlier run (aborted, or crashed): its labels hold the settings from before.
+        let scaling = np.autoscaling.as_ref().is_some_and(|a| a.enabled);
+        let upgrading = np.management.as_ref().is_some_and(|m| m.auto_upgrade);
+        let recorded = convert::frozen_record(&np);
+        let mut recorded_now = false;
+        let prior = match recorded {
+            Some(original) => original,
+            None => {
+                let prior = convert::autoscaling(&np);
+                // Recorded before anything changes, so that no freeze is left without its record (a pool the
+                // freeze does not change needs none: its settings are the original ones).
+                if scaling || upgrading {
+                    let labels = convert::resource_labels_with(&np, Some(&prior));
+                    self.api.set_resource_labels("freeze", pool, labels).await?;
+                    recorded_now = true;
+                }
+                prior
+            }
+        };
+        if scaling {
             self.api.set_autoscaling("freeze", pool, NodePoolAutoscaling::new().set_enabled(false)).await?;
         }
         if let Some(m) = np.management.clone().filter(|m| m.auto_upgrade) {
@@ -305,8 +327,10 @@ impl Provider for GkeProvider {
             off.auto_upgrade = false;
             if let Err(mut e) = self.api.set_management("freeze", pool, off).await {
                 // Don't leave blue half-frozen with its prior settings unrecorded: put autoscaling back.
-                if prior.enabled {
+                let mut back_as_it_was = true;
+                if scaling {
                     let back = self.api.set_autoscaling("freeze", pool, convert::autoscaling_from(&prior)).await;
+                    back_as_it_was = back.is_ok();
                     e.message = match back {
                         Ok(_) => format!("{}; autoscaling of {pool} was re-enabled as it was", e.message),
                         Err(b) => format!(
@@ -314,6 +338,14 @@ impl Provider for GkeProvider {
                             e.message, b.message, prior
                         ),
                     };
+                }
+                // Back as it was: its record goes too (a frozen pool keeps it, for the next freeze).
+                if back_as_it_was && recorded_now {
+                    let labels = convert::resource_labels_with(&np, None);
+                    if let Err(b) = self.api.set_resource_labels("freeze", pool, labels).await {
+                        e.message =
+                            format!("{}; its freeze record (labels poolshift-frozen*) stays: {}", e.message, b.message);
+                    }
                 }
                 return Err(e);
             }
@@ -335,6 +367,9 @@ impl Provider for GkeProvider {
                 m.auto_upgrade = auto_upgrade;
                 self.api.set_management("restore", pool, m).await?;
             }
+        }
+        if convert::has_frozen_labels(&np) {
+            self.api.set_resource_labels("restore", pool, convert::resource_labels_with(&np, None)).await?;
         }
         Ok(())
     }

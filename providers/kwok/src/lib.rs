@@ -22,8 +22,8 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kubesim::cloud::Autoscaling;
 use poolshift_provider_api::{
-    AutoscalingSettings, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolState, PoolStatus,
-    Provider, ProviderError, default_green_name,
+    AutoscalingSettings, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolState,
+    PoolStatus, Provider, ProviderError, default_green_name,
 };
 
 pub use convert::{EXTRA_CPU, EXTRA_MEMORY, EXTRA_PODS, EXTRA_READY_DELAY};
@@ -299,7 +299,8 @@ impl Provider for KwokProvider {
         Ok(versions::offered(cp, &self.settings.versions))
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    /// The token is not used: a pool is its record, found again by name.
+    async fn create_pool(&self, spec: &PoolSpec, _token: &CreateToken) -> Result<PoolStatus, ProviderError> {
         let op = "create";
         if let Some(r) = self.read(op, &spec.name).await? {
             return self.create_existing(op, r, spec).await;

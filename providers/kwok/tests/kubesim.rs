@@ -11,7 +11,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kubesim::{SimOptions, Simulator};
 use poolshift_provider_api::conformance::Conformance;
 use poolshift_provider_api::{
-    AutoscalingSettings, CapacityType, ErrorKind, PoolSize, PoolSpec, PoolState, Provider, Taint,
+    AutoscalingSettings, CapacityType, CreateToken, ErrorKind, PoolSize, PoolSpec, PoolState, Provider, Taint,
 };
 use poolshift_provider_kwok::{KWOK_NODE_ANNOTATION, KwokProvider, KwokSettings, READY_DELAY_ANNOTATION};
 use serde_json::json;
@@ -66,7 +66,7 @@ fn blue_spec(version: &str) -> PoolSpec {
 async fn with_blue(p: &KwokProvider, client: &kube::Client) -> (String, String) {
     let offered = p.versions().await.unwrap();
     let blue = offered.node_versions[0].clone();
-    let status = p.create_pool(&blue_spec(&blue)).await.unwrap();
+    let status = p.create_pool(&blue_spec(&blue), &CreateToken::new("test", 1)).await.unwrap();
     assert_eq!((status.name.as_str(), status.state, status.nodes), ("blue", PoolState::Creating, 3));
     let scaling =
         AutoscalingSettings { enabled: true, size: PoolSize { min: 1, max: 5, desired: 3 }, extra: BTreeMap::new() };
@@ -136,7 +136,7 @@ async fn records_nodes_and_green_are_as_designed() {
     let blue = p.describe_pool("blue").await.unwrap();
     let name = p.green_name("blue", &target);
     let green = PoolSpec::derive(&blue, &name, &target);
-    p.create_pool(&green).await.unwrap();
+    p.create_pool(&green, &CreateToken::new("test", 1)).await.unwrap();
     let g = p.describe_pool(&name).await.unwrap();
     assert_eq!(
         g.autoscaling,
@@ -152,14 +152,14 @@ async fn records_nodes_and_green_are_as_designed() {
     // A crash between the record and the nodes: a second create makes the missing ones.
     nodes.delete(&format!("{name}-1a-2"), &DeleteParams::default()).await.unwrap();
     assert_eq!(p.pool_status(&name).await.unwrap().unwrap().state, PoolState::Creating);
-    assert_eq!(p.create_pool(&green).await.unwrap().nodes, 3);
+    assert_eq!(p.create_pool(&green, &CreateToken::new("test", 1)).await.unwrap().nodes, 3);
     play_kwok(&client).await;
     assert_eq!(p.pool_status(&name).await.unwrap().unwrap().state, PoolState::Ready);
 
     // Same name, other version: a conflict.
     let mut other = green.clone();
     other.version = blue_version;
-    assert_eq!(p.create_pool(&other).await.unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(p.create_pool(&other, &CreateToken::new("test", 1)).await.unwrap_err().kind, ErrorKind::Conflict);
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use poolshift_provider_api::{
-    AutoscalingSettings, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus, Provider,
-    ProviderError, default_green_name,
+    AutoscalingSettings, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus,
+    Provider, ProviderError, default_green_name,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -173,10 +173,18 @@ impl ExecProvider {
         &self,
         verb: Verb,
         pool: Option<&str>,
-        spec: Option<&PoolSpec>,
+        spec: Option<(&PoolSpec, &CreateToken)>,
         prior: Option<&AutoscalingSettings>,
     ) -> Result<Value, ProviderError> {
-        let request = Request { protocol: PROTOCOL, verb, pool, spec, prior, settings: &self.settings };
+        let request = Request {
+            protocol: PROTOCOL,
+            verb,
+            pool,
+            spec: spec.map(|(s, _)| s),
+            token: spec.map(|(_, t)| t),
+            prior,
+            settings: &self.settings,
+        };
         let body = serde_json::to_vec(&request).map_err(|e| self.err(verb, ErrorKind::Failed, e.to_string()))?;
         tracing::debug!(plugin = %self.program.display(), verb = verb.as_str(), pool, "calling exec plugin");
         let started = Instant::now();
@@ -326,8 +334,8 @@ impl Provider for ExecProvider {
         self.decode(Verb::Versions, v)
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
-        let v = self.call(Verb::Create, Some(&spec.name), Some(spec), None).await?;
+    async fn create_pool(&self, spec: &PoolSpec, token: &CreateToken) -> Result<PoolStatus, ProviderError> {
+        let v = self.call(Verb::Create, Some(&spec.name), Some((spec, token)), None).await?;
         let s: PoolStatus = self.decode(Verb::Create, v)?;
         self.check_name(Verb::Create, &spec.name, &s.name)?;
         Ok(s)

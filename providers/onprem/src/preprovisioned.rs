@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use poolshift_provider_api::{
-    AutoscalingSettings, CapacityType, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize, PoolSpec,
-    PoolState, PoolStatus, Provider, ProviderError,
+    AutoscalingSettings, CapacityType, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize,
+    PoolSpec, PoolState, PoolStatus, Provider, ProviderError,
 };
 use serde::Deserialize;
 
@@ -272,7 +272,8 @@ impl Provider for PreProvisioned {
         Ok(OfferedVersions { control_plane: cp, node_versions: offered })
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    /// The token is not used: the green pool is the nodes the operator's automation labels.
+    async fn create_pool(&self, spec: &PoolSpec, _token: &CreateToken) -> Result<PoolStatus, ProviderError> {
         if spec.name != self.green.value {
             return Err(ProviderError::new(
                 KIND,

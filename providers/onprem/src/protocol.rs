@@ -1,7 +1,7 @@
 //! The exec plugin protocol, version `poolshift.io/provider/v1` (PROTOCOL.md is the reference for plugin
 //! authors): the request poolshift writes on a plugin's stdin, and the reading of its answer.
 
-use poolshift_provider_api::{AutoscalingSettings, ErrorKind, PoolSpec};
+use poolshift_provider_api::{AutoscalingSettings, CreateToken, ErrorKind, PoolSpec};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -46,6 +46,10 @@ pub struct Request<'a> {
     /// `create` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spec: Option<&'a PoolSpec>,
+    /// `create` only: the idempotency token of this attempt (the same for a retry of it, another for another
+    /// attempt or run), for a backend whose create takes one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<&'a CreateToken>,
     /// `restore` only: what `freeze` returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prior: Option<&'a AutoscalingSettings>,

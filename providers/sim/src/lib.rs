@@ -1,6 +1,14 @@
 //! The `sim` provider: drives kubesim's simulated cloud through its `/sim/v1/pools` API, over the same
 //! connection as the Kubernetes API (in-process or TCP), so the demo and the tests exercise the exact code
 //! path of a cloud provider: describe, create (idempotent), poll, delete, freeze and restore autoscaling.
+//!
+//! - create: green gets blue's autoscaling (its original settings when blue is frozen), as a cloud clone
+//!   would, so a run that ends leaves green scaling as blue did.
+//! - freeze: autoscaling off and min = max = size; the settings from before the first freeze are recorded in
+//!   ConfigMap `kube-system/poolshift-frozen-<pool>` ([`frozen`]), so freezing a frozen pool (a new run after
+//!   one aborted with blue frozen) returns the original settings. Restore, and deleting the pool, remove it.
+
+mod frozen;
 
 use std::collections::BTreeMap;
 
@@ -8,11 +16,13 @@ use async_trait::async_trait;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use poolshift_provider_api::{
-    AutoscalingSettings, CapacityType, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize, PoolSpec,
-    PoolState, PoolStatus, Provider, ProviderError, Taint,
+    AutoscalingSettings, CapacityType, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize,
+    PoolSpec, PoolState, PoolStatus, Provider, ProviderError, Taint,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use frozen::{KEY as FROZEN_KEY, NAMESPACE as FROZEN_NAMESPACE, name as frozen_record_name};
 
 /// The node label kubesim puts on every node of a pool.
 pub const POOL_LABEL: &str = "kubesim.io/pool";
@@ -71,6 +81,30 @@ impl SimProvider {
             return Ok(None);
         }
         decode(op, v).map(Some)
+    }
+
+    fn records(&self) -> frozen::Records {
+        frozen::Records::new(self.client.clone())
+    }
+
+    /// Green's autoscaling: the source pool's settings from before any freeze (its record, else its
+    /// current ones) when it scales, widened to hold green's size; else off, with the spec's bounds.
+    async fn green_autoscaling(&self, spec: &PoolSpec) -> Result<SimAutoscaling, ProviderError> {
+        let off = SimAutoscaling { enabled: false, min: spec.size.min, max: spec.size.max };
+        if spec.source.is_empty() || spec.source == spec.name {
+            return Ok(off);
+        }
+        let original = match self.records().get("create", &spec.source).await? {
+            Some(a) => Some(a),
+            None => self.get_pool("create", &spec.source).await?.map(|p| p.autoscaling()),
+        };
+        let size = spec.size.desired;
+        Ok(match original {
+            Some(a) if a.enabled => {
+                SimAutoscaling { enabled: true, min: a.size.min.min(size), max: a.size.max.max(size) }
+            }
+            _ => off,
+        })
     }
 
     async fn patch_autoscaling(
@@ -155,6 +189,15 @@ struct SimPool {
 }
 
 impl SimPool {
+    fn autoscaling(&self) -> AutoscalingSettings {
+        let a = &self.spec.autoscaling;
+        AutoscalingSettings {
+            enabled: a.enabled,
+            size: PoolSize { min: a.min, max: a.max, desired: self.spec.size },
+            extra: BTreeMap::new(),
+        }
+    }
+
     fn status(&self) -> PoolStatus {
         let state = match self.status.phase.as_str() {
             "Ready" => PoolState::Ready,
@@ -217,11 +260,7 @@ impl Provider for SimProvider {
                 .map(|t| Taint { key: t.key.clone(), value: t.value.clone(), effect: t.effect.clone() })
                 .collect(),
             size: PoolSize { min: s.autoscaling.min, max: s.autoscaling.max, desired: s.size },
-            autoscaling: AutoscalingSettings {
-                enabled: s.autoscaling.enabled,
-                size: PoolSize { min: s.autoscaling.min, max: s.autoscaling.max, desired: s.size },
-                extra: BTreeMap::new(),
-            },
+            autoscaling: p.autoscaling(),
             disk_gb: None,
             extra,
         })
@@ -250,7 +289,9 @@ impl Provider for SimProvider {
         Ok(OfferedVersions { control_plane: format!("{major}.{minor}.{patch}"), node_versions: out })
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    /// The token is not used: kubesim's create is idempotent by name.
+    async fn create_pool(&self, spec: &PoolSpec, _token: &CreateToken) -> Result<PoolStatus, ProviderError> {
+        let autoscaling = self.green_autoscaling(spec).await?;
         let allocatable: Option<Value> = spec.extra.get("allocatable").and_then(|a| serde_json::from_str(a).ok());
         let body = SimSpec {
             name: spec.name.clone(),
@@ -266,7 +307,7 @@ impl Provider for SimProvider {
                 .map(|t| SimTaint { key: t.key.clone(), value: t.value.clone(), effect: t.effect.clone() })
                 .collect(),
             capacity_type: Some(capacity_str(spec.capacity_type).to_string()),
-            autoscaling: SimAutoscaling { enabled: false, min: spec.size.min, max: spec.size.max },
+            autoscaling,
         };
         let body = serde_json::to_value(&body)
             .map_err(|e| ProviderError::new(KIND, "create", ErrorKind::Failed, e.to_string()))?;
@@ -281,6 +322,8 @@ impl Provider for SimProvider {
 
     async fn delete_pool(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError> {
         let (status, v) = self.call("delete", Method::DELETE, &format!("/sim/v1/pools/{pool}"), None).await?;
+        // A deleted pool's freeze record would be a later pool of that name's.
+        self.records().delete("delete", pool).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -292,22 +335,29 @@ impl Provider for SimProvider {
         let p = self.get_pool("freeze", pool).await?.ok_or_else(|| {
             ProviderError::new(KIND, "freeze", ErrorKind::NotFound, format!("pool {pool} does not exist"))
         })?;
-        let a = &p.spec.autoscaling;
-        let prior = AutoscalingSettings {
-            enabled: a.enabled,
-            size: PoolSize { min: a.min, max: a.max, desired: p.spec.size },
-            extra: BTreeMap::new(),
-        };
         // Pin the size: autoscaling off, min = max = current.
-        let frozen = SimAutoscaling { enabled: false, min: p.spec.size, max: p.spec.size };
-        self.patch_autoscaling("freeze", pool, &frozen, None).await?;
+        let a = &p.spec.autoscaling;
+        let size = p.spec.size;
+        let pin = a.enabled || a.min != size || a.max != size;
+        // Frozen already by an earlier run (aborted, or crashed): its record holds the original settings.
+        // Otherwise they are recorded before anything changes (a pool the freeze leaves as it is needs none).
+        let records = self.records();
+        let prior = match records.get("freeze", pool).await? {
+            Some(original) => original,
+            None if pin => records.put("freeze", pool, &p.autoscaling()).await?,
+            None => p.autoscaling(),
+        };
+        if pin {
+            let frozen = SimAutoscaling { enabled: false, min: size, max: size };
+            self.patch_autoscaling("freeze", pool, &frozen, None).await?;
+        }
         Ok(prior)
     }
 
     async fn restore_autoscaling(&self, pool: &str, prior: &AutoscalingSettings) -> Result<(), ProviderError> {
         let a = SimAutoscaling { enabled: prior.enabled, min: prior.size.min, max: prior.size.max };
         self.patch_autoscaling("restore", pool, &a, None).await?;
-        Ok(())
+        self.records().delete("restore", pool).await
     }
 
     fn node_matcher(&self, pool: &str) -> NodeMatcher {

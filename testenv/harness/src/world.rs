@@ -23,7 +23,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Resource};
 use kubesim::scenario::build::{self, WorkloadObjects};
 use kubesim::scenario::{Dur, Scenario, Workload};
-use poolshift_provider_api::{AutoscalingSettings, CapacityType, PoolSize, PoolSpec, Provider};
+use poolshift_provider_api::{AutoscalingSettings, CapacityType, CreateToken, PoolSize, PoolSpec, Provider};
 use poolshift_provider_kwok::{EXTRA_CPU, EXTRA_MEMORY, EXTRA_PODS, KwokProvider, KwokSettings};
 use serde::de::DeserializeOwned;
 
@@ -245,7 +245,10 @@ pub async fn load(client: &kube::Client, scenario: &Scenario, opts: &LoadOptions
             disk_gb: None,
             extra,
         };
-        provider.create_pool(&spec).await.map_err(|e| err(&s, format!("pools[{i}] ({}): {e}", p.name)))?;
+        provider
+            .create_pool(&spec, &CreateToken::new("testenv", 1))
+            .await
+            .map_err(|e| err(&s, format!("pools[{i}] ({}): {e}", p.name)))?;
         let a = &p.autoscaling;
         let settings = AutoscalingSettings {
             enabled: a.enabled,

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use poolshift_provider_api::conformance::Conformance;
-use poolshift_provider_api::{PoolSize, PoolSpec, Provider};
+use poolshift_provider_api::{CreateToken, PoolSize, PoolSpec, Provider};
 use poolshift_provider_kwok::{KwokProvider, KwokSettings};
 use poolshift_testenv::stages::{
     KWOK_NODE_ANNOTATION, NODE_READY_DELAY, POD_DELETE_DELAY, POD_READY_DELAY, POD_START_DELAY,
@@ -147,7 +147,7 @@ fn the_kwok_provider_passes_the_conformance_suite() {
             disk_gb: None,
             extra,
         };
-        provider.create_pool(&spec).await.expect("blue pool");
+        provider.create_pool(&spec, &CreateToken::new("testenv", 1)).await.expect("blue pool");
         let suite = Conformance {
             provider: &provider,
             blue: blue.clone(),

@@ -23,13 +23,13 @@ use aws_sdk_autoscaling::types::{
     MixedInstancesPolicy, Tag,
 };
 use poolshift_provider_api::{
-    AutoscalingSettings, CapacityType, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize, PoolSpec,
-    PoolState, PoolStatus, Provider, ProviderError,
+    AutoscalingSettings, CapacityType, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize,
+    PoolSpec, PoolState, PoolStatus, Provider, ProviderError,
 };
 use tracing::warn;
 
 use crate::aws;
-use crate::errors::{code, sdk_error};
+use crate::errors::{CallContext, code, sdk_error};
 use crate::images::{VERSION_TAG, kubelet_of_image};
 use crate::settings::{AsgSettings, DEFAULT_ASG_NODE_LABEL};
 use crate::versions::{allowed_minors, minor_of};
@@ -75,6 +75,8 @@ pub struct AsgProvider {
     eks: aws_sdk_eks::Client,
     node_label: String,
     images: BTreeMap<String, String>,
+    /// Endpoint and attempts, for error messages.
+    aws: CallContext,
 }
 
 impl AsgProvider {
@@ -99,6 +101,7 @@ impl AsgProvider {
             eks: aws_sdk_eks::Client::new(conf),
             node_label: settings.node_label.unwrap_or_else(|| DEFAULT_ASG_NODE_LABEL.to_string()),
             images: settings.images,
+            aws: CallContext::new(KIND, conf),
         }
     }
 
@@ -113,7 +116,7 @@ impl AsgProvider {
             .auto_scaling_group_names(name)
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
+            .map_err(|e| sdk_error(&self.aws, op, &e))?;
         Ok(out.auto_scaling_groups().iter().find(|g| g.auto_scaling_group_name() == Some(name)).cloned())
     }
 
@@ -128,7 +131,7 @@ impl AsgProvider {
             .filters(AsgFilter::builder().name(format!("tag:{}", self.node_label)).values(pool).build())
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
+            .map_err(|e| sdk_error(&self.aws, op, &e))?;
         match out.auto_scaling_groups() {
             [] => Ok(None),
             [g] => Ok(Some(g.clone())),
@@ -160,7 +163,7 @@ impl AsgProvider {
 
     /// The kubelet version an image boots, if it can be told.
     async fn image_version(&self, op: &str, image: &str) -> Result<Option<String>, ProviderError> {
-        let out = self.ec2.describe_images().image_ids(image).send().await.map_err(|e| sdk_error(KIND, op, &e))?;
+        let out = self.ec2.describe_images().image_ids(image).send().await.map_err(|e| sdk_error(&self.aws, op, &e))?;
         let Some(img) = out.images().first() else {
             return Err(self
                 .err(op, ErrorKind::NotFound, format!("image {image} not found"))
@@ -199,7 +202,7 @@ impl AsgProvider {
             .desired_capacity(to_i32(size.desired))
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
+            .map_err(|e| sdk_error(&self.aws, op, &e))?;
         Ok(())
     }
 
@@ -217,7 +220,7 @@ impl AsgProvider {
             )
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
+            .map_err(|e| sdk_error(&self.aws, op, &e))?;
         Ok(())
     }
 }
@@ -290,7 +293,7 @@ impl Provider for AsgProvider {
             .name(&self.cluster)
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, "versions", &e))?;
+            .map_err(|e| sdk_error(&self.aws, "versions", &e))?;
         let cp = out.cluster().and_then(|c| c.version()).unwrap_or_default().to_string();
         let minors = allowed_minors(&cp);
         let mut node_versions = BTreeSet::new();
@@ -306,7 +309,7 @@ impl Provider for AsgProvider {
         Ok(OfferedVersions { control_plane: cp, node_versions: node_versions.into_iter().collect() })
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    async fn create_pool(&self, spec: &PoolSpec, token: &CreateToken) -> Result<PoolStatus, ProviderError> {
         let op = "create";
         let conflict = |g: &AutoScalingGroup| -> Option<ProviderError> {
             let v = tag(g, VERSION_TAG).unwrap_or("?");
@@ -335,7 +338,7 @@ impl Provider for AsgProvider {
                 .with_hint(format!("set provider.images.{} to an image of {}", spec.source, spec.version)));
         }
         let blue = self.require(op, &spec.source).await?;
-        let (t, number) = self.green_template_version(&blue, &spec.source, spec, &image).await?;
+        let (t, number) = self.green_template_version(&blue, &spec.source, spec, &image, token).await?;
         let lt_spec = LaunchTemplateSpecification::builder()
             .set_launch_template_id(t.id.clone())
             .set_launch_template_name(if t.id.is_some() { None } else { t.name.clone() })
@@ -450,7 +453,7 @@ impl Provider for AsgProvider {
             Ok(_) => {}
             Err(e) if code(&e) == Some("AlreadyExists") => {}
             Err(e) => {
-                let mut err = sdk_error(KIND, op, &e);
+                let mut err = sdk_error(&self.aws, op, &e);
                 err.message = format!(
                     "{}; launch template {} version {number} was created for {} and is reused by a retry",
                     err.message,
@@ -488,7 +491,7 @@ impl Provider for AsgProvider {
                 if gone {
                     return Ok(None);
                 }
-                return Err(sdk_error(KIND, "delete", &e));
+                return Err(sdk_error(&self.aws, "delete", &e));
             }
         }
         Ok(Some(match self.find("delete", pool).await? {
@@ -510,12 +513,17 @@ impl Provider for AsgProvider {
     async fn freeze_autoscaling(&self, pool: &str) -> Result<AutoscalingSettings, ProviderError> {
         let g = self.require("freeze", pool).await?;
         let name = g.auto_scaling_group_name().unwrap_or(pool).to_string();
-        // Frozen already by an earlier call whose answer was lost: its record holds the real prior settings.
-        if let Some(prior) = tag(&g, FROZEN_TAG).and_then(decode_frozen) {
-            return Ok(prior);
-        }
-        let prior = autoscaling_of(&g);
-        self.put_tag("freeze", &name, FROZEN_TAG, &encode_frozen(&prior)).await?;
+        // Frozen already (an earlier call whose answer was lost, a run that was aborted or crashed with blue
+        // frozen): its record holds the real prior settings. Otherwise they are recorded before anything changes.
+        let prior = match tag(&g, FROZEN_TAG).and_then(decode_frozen) {
+            Some(prior) => prior,
+            None => {
+                let prior = autoscaling_of(&g);
+                self.put_tag("freeze", &name, FROZEN_TAG, &encode_frozen(&prior)).await?;
+                prior
+            }
+        };
+        // What is not frozen yet (all of it, unless an earlier freeze got that far) is frozen now.
         let before = suspended(&g);
         let to_suspend: Vec<String> =
             FREEZE_PROCESSES.iter().filter(|p| !before.contains(**p)).map(|p| p.to_string()).collect();
@@ -526,11 +534,11 @@ impl Provider for AsgProvider {
                 .set_scaling_processes(Some(to_suspend))
                 .send()
                 .await
-                .map_err(|e| sdk_error(KIND, "freeze", &e))?;
+                .map_err(|e| sdk_error(&self.aws, "freeze", &e))?;
         }
-        let d = prior.size.desired;
+        let d = size_of(&g).desired;
         let pinned = PoolSize { min: d, max: d, desired: d };
-        if pinned != prior.size {
+        if pinned != size_of(&g) {
             self.set_sizes("freeze", &name, pinned).await?;
         }
         Ok(prior)
@@ -557,7 +565,7 @@ impl Provider for AsgProvider {
                 .set_scaling_processes(Some(to_resume))
                 .send()
                 .await
-                .map_err(|e| sdk_error(KIND, "restore", &e))?;
+                .map_err(|e| sdk_error(&self.aws, "restore", &e))?;
         }
         if size_of(&g) != prior.size {
             self.set_sizes("restore", &name, prior.size).await?;
@@ -568,7 +576,7 @@ impl Provider for AsgProvider {
                 .tags(Tag::builder().resource_id(&name).resource_type("auto-scaling-group").key(FROZEN_TAG).build())
                 .send()
                 .await
-                .map_err(|e| sdk_error(KIND, "restore", &e))?;
+                .map_err(|e| sdk_error(&self.aws, "restore", &e))?;
         }
         Ok(())
     }

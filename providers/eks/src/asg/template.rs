@@ -2,9 +2,9 @@
 
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_ec2::types::RequestLaunchTemplateData;
-use poolshift_provider_api::{ErrorKind, PoolSpec, ProviderError};
+use poolshift_provider_api::{CreateToken, ErrorKind, PoolSpec, ProviderError};
 
-use super::{AsgProvider, KIND};
+use super::AsgProvider;
 use crate::errors::sdk_error;
 use crate::images::rewrite_label;
 use crate::token_for;
@@ -65,7 +65,7 @@ impl AsgProvider {
             .versions(version)
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
+            .map_err(|e| sdk_error(&self.aws, op, &e))?;
         out.launch_template_versions().first().cloned().ok_or_else(|| {
             self.err(op, ErrorKind::NotFound, format!("launch template {} has no version {version}", t.label()))
         })
@@ -89,7 +89,7 @@ impl AsgProvider {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| sdk_error(KIND, op, &e))?;
+                .map_err(|e| sdk_error(&self.aws, op, &e))?;
             if let Some(v) = out
                 .launch_template_versions()
                 .iter()
@@ -112,6 +112,7 @@ impl AsgProvider {
         blue_pool: &str,
         spec: &PoolSpec,
         image: &str,
+        token: &CreateToken,
     ) -> Result<(TemplateRef, i64), ProviderError> {
         let op = "create";
         let t = self.template_of(op, blue)?;
@@ -135,11 +136,11 @@ impl AsgProvider {
             })
             .source_version(source_number)
             .version_description(version_description(&spec.name))
-            .client_token(token_for(&self.cluster, &spec.name))
+            .client_token(token_for(&self.cluster, &spec.name, token))
             .launch_template_data(data.build())
             .send()
             .await
-            .map_err(|e| sdk_error(KIND, op, &e))?;
+            .map_err(|e| sdk_error(&self.aws, op, &e))?;
         let created = out.launch_template_version();
         let number = created.and_then(|v| v.version_number()).ok_or_else(|| {
             self.err(op, ErrorKind::Failed, "CreateLaunchTemplateVersion answered without a version number")

@@ -9,6 +9,9 @@
 //!   cluster's node groups run. See [`crate::versions`] for the mapping back to `version`/`releaseVersion`.
 //! - create: CreateNodegroup cloned from the spec, idempotent by name (and by `clientRequestToken`).
 //! - freeze/restore: UpdateNodegroupConfig of `scalingConfig` (min = max = desired, then the recorded values).
+//!   The sizes from before the first freeze are also recorded in the node group's `poolshift.io/frozen` tag
+//!   (TagResource), so freezing a frozen group (a new run after one aborted with blue frozen) returns them, not
+//!   the frozen ones; restore removes the tag (UntagResource).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -21,12 +24,12 @@ use aws_sdk_eks::types::{
 };
 use backon::{ExponentialBuilder, Retryable};
 use poolshift_provider_api::{
-    AutoscalingSettings, CapacityType, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize, PoolSpec,
-    PoolState, PoolStatus, Provider, ProviderError,
+    AutoscalingSettings, CapacityType, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSize,
+    PoolSpec, PoolState, PoolStatus, Provider, ProviderError,
 };
 use tracing::{debug, warn};
 
-use crate::errors::{code, sdk_error};
+use crate::errors::{CallContext, code, sdk_error};
 use crate::settings::EksSettings;
 use crate::versions::{
     EksTarget, allowed_minors, kubelet_of_release, minor_of, newest_release_for, parse_target, ssm_release_parameter,
@@ -67,6 +70,8 @@ use extra_keys as x;
 /// Tags poolshift adds to the node groups it creates.
 pub(crate) const SOURCE_TAG: &str = "poolshift.io/source";
 pub(crate) const VERSION_TAG: &str = "poolshift.io/version";
+/// Tag recording a frozen group's sizes from before the freeze (`min=2 max=9 desired=5`).
+pub const FROZEN_TAG: &str = "poolshift.io/frozen";
 
 #[derive(Clone)]
 pub struct EksProvider {
@@ -76,6 +81,8 @@ pub struct EksProvider {
     ec2: aws_sdk_ec2::Client,
     /// Bounds the wait for an in-progress node group update before a scaling change (ResourceInUse).
     busy_retries: usize,
+    /// Endpoint and attempts, for error messages.
+    aws: CallContext,
 }
 
 impl EksProvider {
@@ -101,6 +108,7 @@ impl EksProvider {
             ssm: aws_sdk_ssm::Client::new(conf),
             ec2: aws_sdk_ec2::Client::new(conf),
             busy_retries: 8,
+            aws: CallContext::new(KIND, conf),
         }
     }
 
@@ -123,7 +131,7 @@ impl EksProvider {
                     Ok(None)
                 }
             }
-            Err(e) => Err(sdk_error(KIND, op, &e)),
+            Err(e) => Err(sdk_error(&self.aws, op, &e)),
         }
     }
 
@@ -146,14 +154,15 @@ impl EksProvider {
                 zones.into_iter().collect()
             }
             Err(e) => {
-                warn!(error = %sdk_error(KIND, "describe", &e), "cannot resolve the zones of the node group's subnets");
+                warn!(error = %sdk_error(&self.aws, "describe", &e), "cannot resolve the zones of the node group's subnets");
                 Vec::new()
             }
         }
     }
 
     async fn cluster_minor(&self, op: &str) -> Result<String, ProviderError> {
-        let out = self.eks.describe_cluster().name(&self.cluster).send().await.map_err(|e| sdk_error(KIND, op, &e))?;
+        let out =
+            self.eks.describe_cluster().name(&self.cluster).send().await.map_err(|e| sdk_error(&self.aws, op, &e))?;
         out.cluster()
             .and_then(|c| c.version())
             .map(str::to_string)
@@ -171,7 +180,7 @@ impl EksProvider {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| sdk_error(KIND, op, &e))?;
+                .map_err(|e| sdk_error(&self.aws, op, &e))?;
             names.extend(out.nodegroups().iter().cloned());
             match out.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -222,7 +231,7 @@ impl EksProvider {
                     }
                     Err(e) if code(&e) == Some("ParameterNotFound") => debug!(param, "no such SSM parameter"),
                     Err(e) => {
-                        let e = sdk_error(KIND, op, &e);
+                        let e = sdk_error(&self.aws, op, &e);
                         if e.kind == ErrorKind::Transient {
                             return Err(e);
                         }
@@ -279,6 +288,29 @@ impl EksProvider {
         }
     }
 
+    fn arn_of<'a>(&self, op: &str, pool: &str, ng: &'a Nodegroup) -> Result<&'a str, ProviderError> {
+        ng.nodegroup_arn().ok_or_else(|| {
+            self.err(
+                op,
+                ErrorKind::Failed,
+                format!("DescribeNodegroup of {pool} answered without the node group's ARN"),
+            )
+        })
+    }
+
+    /// Records `prior` in the node group's [`FROZEN_TAG`].
+    async fn tag_frozen(&self, pool: &str, ng: &Nodegroup, prior: &AutoscalingSettings) -> Result<(), ProviderError> {
+        let arn = self.arn_of("freeze", pool, ng)?;
+        self.eks
+            .tag_resource()
+            .resource_arn(arn)
+            .tags(FROZEN_TAG, encode_frozen(prior.size))
+            .send()
+            .await
+            .map_err(|e| sdk_error(&self.aws, "freeze", &e))?;
+        Ok(())
+    }
+
     /// UpdateNodegroupConfig of the scaling config, waiting out an update in progress (ResourceInUse).
     async fn set_scaling(&self, op: &str, pool: &str, size: PoolSize) -> Result<(), ProviderError> {
         let scaling = NodegroupScalingConfig::builder()
@@ -304,7 +336,7 @@ impl EksProvider {
         )
         .when(|e| code(e) == Some("ResourceInUseException"))
         .await
-        .map_err(|e| sdk_error(KIND, op, &e))?;
+        .map_err(|e| sdk_error(&self.aws, op, &e))?;
         Ok(())
     }
 }
@@ -330,7 +362,7 @@ impl Provider for EksProvider {
         Ok(OfferedVersions { control_plane: cp, node_versions })
     }
 
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
+    async fn create_pool(&self, spec: &PoolSpec, token: &CreateToken) -> Result<PoolStatus, ProviderError> {
         let target = parse_target(&spec.version).ok_or_else(|| {
             self.err("create", ErrorKind::Invalid, format!("invalid version {:?}", spec.version))
                 .with_hint("use X.Y, X.Y.Z or an EKS AMI release version such as 1.31.4-20250123")
@@ -407,7 +439,7 @@ impl Provider for EksProvider {
             .create_nodegroup()
             .cluster_name(&self.cluster)
             .nodegroup_name(&spec.name)
-            .client_request_token(token_for(&self.cluster, &spec.name))
+            .client_request_token(token_for(&self.cluster, &spec.name, token))
             .node_role(node_role)
             .set_subnets(Some(subnets))
             .scaling_config(scaling)
@@ -476,7 +508,7 @@ impl Provider for EksProvider {
                     None => Ok(status_of(&spec.name, &ng)),
                 }
             }
-            Err(e) => Err(sdk_error(KIND, "create", &e)),
+            Err(e) => Err(sdk_error(&self.aws, "create", &e)),
         }
     }
 
@@ -502,28 +534,41 @@ impl Provider for EksProvider {
                 self.nodegroup("delete", pool).await.map(|ng| ng.map(|ng| status_of(pool, &ng)))
             }
             // Already deleting, or an update is in progress: report where it is; the engine polls.
-            Err(e) if code(&e) == Some("ResourceInUseException") => match self.nodegroup("delete", pool).await? {
-                Some(ng) if ng.status() == Some(&NodegroupStatus::Deleting) => Ok(Some(status_of(pool, &ng))),
-                Some(_) => {
-                    Err(sdk_error(KIND, "delete", &e).with_hint("an update of the node group is in progress; retried"))
+            Err(e) if code(&e) == Some("ResourceInUseException") => {
+                match self.nodegroup("delete", pool).await? {
+                    Some(ng) if ng.status() == Some(&NodegroupStatus::Deleting) => Ok(Some(status_of(pool, &ng))),
+                    Some(_) => Err(sdk_error(&self.aws, "delete", &e)
+                        .with_hint("an update of the node group is in progress; retried")),
+                    None => Ok(None),
                 }
-                None => Ok(None),
+                .map_err(|mut err| {
+                    err.kind = ErrorKind::Transient;
+                    err
+                })
             }
-            .map_err(|mut err| {
-                err.kind = ErrorKind::Transient;
-                err
-            }),
-            Err(e) => Err(sdk_error(KIND, "delete", &e)),
+            Err(e) => Err(sdk_error(&self.aws, "delete", &e)),
         }
     }
 
     async fn freeze_autoscaling(&self, pool: &str) -> Result<AutoscalingSettings, ProviderError> {
         let ng = self.require_nodegroup("freeze", pool).await?;
-        let prior = autoscaling_of(&ng);
-        let d = prior.size.desired;
+        // Frozen already by an earlier run (aborted, or crashed): its tag holds the sizes from before.
+        let d = size_of(&ng).desired;
         // EKS wants max >= 1: an empty group is pinned at 0..1 with nothing desired.
         let pinned = PoolSize { min: d, max: d.max(1), desired: d };
-        if pinned != prior.size {
+        let prior = match ng.tags().and_then(|t| t.get(FROZEN_TAG)).and_then(|v| decode_frozen(v)) {
+            Some(original) => original,
+            None => {
+                let prior = autoscaling_of(&ng);
+                // Recorded before anything changes, so that no freeze is left without its record (a group the
+                // freeze does not change needs none: its sizes are the original ones).
+                if pinned != prior.size {
+                    self.tag_frozen(pool, &ng, &prior).await?;
+                }
+                prior
+            }
+        };
+        if pinned != size_of(&ng) {
             self.set_scaling("freeze", pool, pinned).await?;
         }
         Ok(prior)
@@ -533,6 +578,16 @@ impl Provider for EksProvider {
         let ng = self.require_nodegroup("restore", pool).await?;
         if size_of(&ng) != prior.size {
             self.set_scaling("restore", pool, prior.size).await?;
+        }
+        if ng.tags().is_some_and(|t| t.contains_key(FROZEN_TAG)) {
+            let arn = self.arn_of("restore", pool, &ng)?;
+            self.eks
+                .untag_resource()
+                .resource_arn(arn)
+                .tag_keys(FROZEN_TAG)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&self.aws, "restore", &e))?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use poolshift_provider_api::{
 };
 
 use super::extra_keys as x;
-use super::{SOURCE_TAG, VERSION_TAG};
+use super::{FROZEN_TAG, SOURCE_TAG, VERSION_TAG};
 use crate::versions::{kubelet_of_release, minor_of};
 
 pub(super) fn is_cluster_missing(msg: &str) -> bool {
@@ -37,6 +37,28 @@ pub(super) fn size_of(ng: &Nodegroup) -> PoolSize {
 pub(super) fn autoscaling_of(ng: &Nodegroup) -> AutoscalingSettings {
     let size = size_of(ng);
     AutoscalingSettings { enabled: size.min < size.max, size, extra: BTreeMap::new() }
+}
+
+/// The value of the frozen tag: `min=2 max=9 desired=5` (EKS tag values allow no commas).
+pub(super) fn encode_frozen(size: PoolSize) -> String {
+    format!("min={} max={} desired={}", size.min, size.max, size.desired)
+}
+
+/// The settings a frozen tag records; `None` when it is not one.
+pub(super) fn decode_frozen(v: &str) -> Option<AutoscalingSettings> {
+    let (mut min, mut max, mut desired) = (None, None, None);
+    for part in v.split_whitespace() {
+        let (k, n) = part.split_once('=')?;
+        let slot = match k {
+            "min" => &mut min,
+            "max" => &mut max,
+            "desired" => &mut desired,
+            _ => return None,
+        };
+        *slot = Some(n.parse::<u32>().ok()?);
+    }
+    let size = PoolSize { min: min?, max: max?, desired: desired? };
+    Some(AutoscalingSettings { enabled: size.min < size.max, size, extra: BTreeMap::new() })
 }
 
 /// The kubelet version of a node group: its AMI release's `X.Y.Z`, else its Kubernetes minor.
@@ -139,7 +161,7 @@ pub(super) fn describe(ng: &Nodegroup, name: &str, zones: Vec<String>) -> PoolDe
         put(x::MAX_UNAVAILABLE_PERCENTAGE, u.max_unavailable_percentage().map(|v| v.to_string()));
     }
     for (k, v) in ng.tags().into_iter().flatten() {
-        if k != SOURCE_TAG && k != VERSION_TAG && !k.starts_with("aws:") {
+        if k != SOURCE_TAG && k != VERSION_TAG && k != FROZEN_TAG && !k.starts_with("aws:") {
             extra.insert(format!("{}{k}", x::TAG_PREFIX), v.clone());
         }
     }

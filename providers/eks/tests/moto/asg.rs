@@ -10,7 +10,7 @@ use aws_sdk_autoscaling::types::{
 use aws_sdk_ec2::types::{InstanceType, RequestLaunchTemplateData};
 use aws_sdk_eks::types::VpcConfigRequest;
 use poolshift_provider_api::conformance::Conformance;
-use poolshift_provider_api::{CapacityType, ErrorKind, PoolSize, PoolSpec, Provider};
+use poolshift_provider_api::{CapacityType, CreateToken, ErrorKind, PoolSize, PoolSpec, Provider};
 use poolshift_provider_eks::{AsgProvider, AsgSettings, FREEZE_PROCESSES, SUSPENDED_KEY, token_for};
 
 use crate::harness::{Moto, REGION, direct, loader};
@@ -195,7 +195,7 @@ async fn asg_provider_is_conformant_and_clones_blue() {
     assert_eq!(f["LaunchTemplateId"], w.lt);
     assert_eq!(f["SourceVersion"], "1");
     assert_eq!(f["VersionDescription"], format!("poolshift:{green}"));
-    assert_eq!(f["ClientToken"], token_for("prod", green));
+    assert_eq!(f["ClientToken"], token_for("prod", green, &CreateToken::new("conformance-run", 1)));
     assert_eq!(f["LaunchTemplateData.ImageId"], w.green_ami);
     let ud = String::from_utf8(aws_smithy_types::base64::decode(&f["LaunchTemplateData.UserData"]).unwrap()).unwrap();
     assert_eq!(ud, BOOTSTRAP.replace("nodegroup-name=workers,", &format!("nodegroup-name={green},")));
@@ -221,15 +221,20 @@ async fn asg_provider_is_conformant_and_clones_blue() {
     assert_eq!(t["poolshift.io/kubernetes-version"], "1.31.4");
     assert_eq!(t["poolshift.io/source"], "workers");
 
-    // Freeze suspended what was not suspended already and pinned the sizes; restore undid exactly that.
+    // Freeze suspended what was not suspended already and pinned the sizes (the second freeze of the frozen
+    // group found nothing to do); restore undid exactly that. The suite freezes and restores twice.
     let frozen: BTreeSet<String> =
         FREEZE_PROCESSES.iter().filter(|p| **p != "AZRebalance").map(|p| p.to_string()).collect();
     let sus = w.proxy.with(|s| s.ops("SuspendProcesses"));
-    assert_eq!(sus.len(), 1);
-    assert_eq!(members(&sus[0].form(), "ScalingProcesses").into_iter().collect::<BTreeSet<_>>(), frozen);
+    assert_eq!(sus.len(), 2);
+    for s in &sus {
+        assert_eq!(members(&s.form(), "ScalingProcesses").into_iter().collect::<BTreeSet<_>>(), frozen);
+    }
     let res = w.proxy.with(|s| s.ops("ResumeProcesses"));
-    assert_eq!(res.len(), 1);
-    assert_eq!(members(&res[0].form(), "ScalingProcesses").into_iter().collect::<BTreeSet<_>>(), frozen);
+    assert_eq!(res.len(), 2);
+    for r in &res {
+        assert_eq!(members(&r.form(), "ScalingProcesses").into_iter().collect::<BTreeSet<_>>(), frozen);
+    }
     let sizes: Vec<(String, String, String)> = w
         .proxy
         .with(|s| s.ops("UpdateAutoScalingGroup"))
@@ -239,7 +244,13 @@ async fn asg_provider_is_conformant_and_clones_blue() {
             (f["MinSize"].clone(), f["MaxSize"].clone(), f["DesiredCapacity"].clone())
         })
         .collect();
-    assert_eq!(sizes, vec![("3".into(), "3".into(), "3".into()), ("1".into(), "5".into(), "3".into())]);
+    let cycle: [(String, String, String); 2] =
+        [("3".into(), "3".into(), "3".into()), ("1".into(), "5".into(), "3".into())];
+    assert_eq!(sizes, [cycle.clone(), cycle].concat());
+    // The record was tagged once per cycle and went with each restore.
+    assert_eq!(w.proxy.with(|s| s.ops("DeleteTags").len()), 2);
+    let g = w.provider.describe_pool("workers").await.unwrap();
+    assert!(g.extra.keys().all(|k| !k.contains("frozen")), "{:?}", g.extra);
     let blue = w.provider.describe_pool("workers").await.unwrap();
     assert_eq!(blue.autoscaling.extra[SUSPENDED_KEY], "AZRebalance");
 
@@ -298,10 +309,10 @@ async fn asg_throttling_is_retried_then_reported_transient() {
     let blue = w.provider.describe_pool("workers").await.unwrap();
     let spec = PoolSpec::derive(&blue, "workers-v1-31-4", "1.31.4");
     w.proxy.with(|s| s.throttle.insert("CreateAutoScalingGroup".into(), 3));
-    let err = w.provider.create_pool(&spec).await.unwrap_err();
+    let err = w.provider.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transient);
     assert!(err.message.ends_with("version 2 was created for workers-v1-31-4 and is reused by a retry"), "{err}");
-    let created = w.provider.create_pool(&spec).await.unwrap();
+    let created = w.provider.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     assert_eq!(created.name, "workers-v1-31-4");
     assert_eq!(w.proxy.with(|s| s.ops("CreateLaunchTemplateVersion").len()), 1);
     let f = w.proxy.with(|s| s.ops("CreateAutoScalingGroup")).last().unwrap().form();
@@ -317,13 +328,21 @@ async fn asg_errors_map_to_kinds_and_create_nothing() {
 
     // The image given for the pool boots another kubelet than the target.
     let blue = w.provider.describe_pool("workers").await.unwrap();
-    let e = w.provider.create_pool(&PoolSpec::derive(&blue, "workers-v1-31-5", "1.31.5")).await.unwrap_err();
+    let e = w
+        .provider
+        .create_pool(&PoolSpec::derive(&blue, "workers-v1-31-5", "1.31.5"), &CreateToken::new("test", 1))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid);
     assert!(e.message.contains("boots kubelet 1.31.4, the target is 1.31.5"), "{e}");
 
     // Green nodes of `payments` could not be recognised: its bootstrap does not set the label.
     let blue = w.provider.describe_pool("payments").await.unwrap();
-    let e = w.provider.create_pool(&PoolSpec::derive(&blue, "payments-v1-31-4", "1.31.4")).await.unwrap_err();
+    let e = w
+        .provider
+        .create_pool(&PoolSpec::derive(&blue, "payments-v1-31-4", "1.31.4"), &CreateToken::new("test", 1))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid);
     assert!(e.message.contains("does not set alpha.eksctl.io/nodegroup-name=payments"), "{e}");
     assert!(e.hint.as_deref().unwrap().contains("provider.node_label"));
@@ -343,7 +362,10 @@ async fn asg_errors_map_to_kinds_and_create_nothing() {
     .await
     .unwrap();
     let blue = other.describe_pool("workers").await.unwrap();
-    let e = other.create_pool(&PoolSpec::derive(&blue, "workers-v1-31-4", "1.31.4")).await.unwrap_err();
+    let e = other
+        .create_pool(&PoolSpec::derive(&blue, "workers-v1-31-4", "1.31.4"), &CreateToken::new("test", 1))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid);
     assert!(e.hint.as_deref().unwrap().contains("provider.images.workers"), "{e}");
 

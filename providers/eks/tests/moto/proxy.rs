@@ -10,7 +10,9 @@
 //! - moto's UpdateAutoScalingGroup drops a group's MixedInstancesPolicy when the update does not repeat it
 //!   (AWS keeps it): the proxy repeats the policy the group was created with (groups created through it);
 //! - moto's CreateLaunchTemplateVersion stores UserData in a form its instance launches then reject (a 500):
-//!   the proxy forwards that request without UserData (the recorded request keeps it for the assertions).
+//!   the proxy forwards that request without UserData (the recorded request keeps it for the assertions);
+//! - moto's EKS TagResource / UntagResource tag clusters only (a node group's ARN is "not found"): the proxy
+//!   keeps node group tags itself and adds them to DescribeNodegroup answers (the freeze record of `eks`).
 //!
 //! Every request is recorded (operation, resource name, body) for the tests to assert what AWS would receive.
 
@@ -60,6 +62,8 @@ pub struct State {
     pub ssm: HashMap<String, String>,
     /// CreateAutoScalingGroup bodies by group name.
     created_groups: HashMap<String, String>,
+    /// Tags of EKS node groups set through the proxy, by node group name (moto does not keep them).
+    pub nodegroup_tags: HashMap<String, HashMap<String, String>>,
 }
 
 impl State {
@@ -131,6 +135,17 @@ fn classify(method: &Method, path: &str, target: Option<&str>, body: &str) -> (S
         return (op, name);
     }
     let seg: Vec<&str> = path.split('?').next().unwrap_or("").split('/').filter(|s| !s.is_empty()).collect();
+    if seg.first() == Some(&"tags") {
+        let op = match *method {
+            Method::POST => "TagResource",
+            Method::DELETE => "UntagResource",
+            _ => "ListTagsForResource",
+        };
+        // The resource is a percent-encoded ARN: `arn:aws:eks:<region>:<account>:nodegroup/<cluster>/<name>/<id>`.
+        let arn = decode(&seg[1..].join("/"));
+        let name = arn.split_once(":nodegroup/").and_then(|(_, rest)| rest.split('/').nth(1)).map(str::to_string);
+        return (op.to_string(), name);
+    }
     if seg.first() == Some(&"clusters") {
         let op = match (method.clone(), seg.len(), seg.get(4)) {
             (Method::GET, 2, _) => "DescribeCluster",
@@ -211,6 +226,12 @@ fn rebuild(status: StatusCode, headers: &http::HeaderMap, body: impl Into<Bytes>
 
 /// Applies the proxy's view to a node group as moto describes it.
 fn shape_nodegroup(st: &mut State, name: &str, ng: &mut Value, creating: bool) {
+    for (k, v) in st.nodegroup_tags.get(name).into_iter().flatten() {
+        if !ng["tags"].is_object() {
+            ng["tags"] = json!({});
+        }
+        ng["tags"][k] = json!(v);
+    }
     if let Some(d) = ng.get("diskSize").and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok()) {
         ng["diskSize"] = json!(d);
     }
@@ -242,6 +263,7 @@ async fn handle(
     // Decide under the lock; no lock is held across awaits.
     enum Plan {
         Throttle,
+        NodegroupTags,
         Ssm(Option<String>),
         HoldDelete,
         FinishDelete,
@@ -253,6 +275,8 @@ async fn handle(
         if let Some(n) = s.throttle.get_mut(&op).filter(|n| **n > 0) {
             *n -= 1;
             Plan::Throttle
+        } else if matches!(op.as_str(), "TagResource" | "UntagResource") && name.is_some() {
+            Plan::NodegroupTags
         } else if op == "GetParameter" {
             Plan::Ssm(s.ssm.get(&name_s).cloned())
         } else if matches!(op.as_str(), "DeleteNodegroup" | "DeleteAutoScalingGroup") {
@@ -267,6 +291,24 @@ async fn handle(
     };
     match plan {
         Plan::Throttle => return Ok(throttled(query)),
+        Plan::NodegroupTags => {
+            let mut s = st.lock().unwrap();
+            let tags = s.nodegroup_tags.entry(name_s.clone()).or_default();
+            if op == "TagResource" {
+                let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                for (k, v) in body["tags"].as_object().into_iter().flatten() {
+                    tags.insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                }
+            } else {
+                let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+                for (k, v) in form(query) {
+                    if k == "tagKeys" {
+                        tags.remove(&v);
+                    }
+                }
+            }
+            return Ok(respond(StatusCode::OK, &[("content-type", "application/json")], "{}"));
+        }
         Plan::Ssm(Some(v)) => {
             let out = json!({"Parameter": {"Name": name_s, "Type": "String", "Value": v, "Version": 1}});
             return Ok(respond(StatusCode::OK, &[("content-type", "application/x-amz-json-1.1")], out.to_string()));
@@ -330,7 +372,9 @@ async fn handle(
             };
             let (status, _, b) = forward(&client, &moto, m, &path, &parts.headers, b).await;
             assert!(status.is_success(), "moto refused the held delete: {}", String::from_utf8_lossy(&b));
-            st.lock().unwrap().deleting.remove(&name_s);
+            let mut s = st.lock().unwrap();
+            s.deleting.remove(&name_s);
+            s.nodegroup_tags.remove(&name_s);
         }
         Plan::Forward => {}
     }

@@ -1,7 +1,7 @@
 //! Pure functions of the crate: error classification, version mapping, image versions, user data labels,
 //! idempotency tokens (here rather than in the library, so the crate links a single test binary).
 
-use poolshift_provider_api::ErrorKind;
+use poolshift_provider_api::{CreateToken, ErrorKind};
 use poolshift_provider_eks::errors::classify;
 use poolshift_provider_eks::images::{kubelet_of_image, rewrite_label};
 use poolshift_provider_eks::token_for;
@@ -82,9 +82,13 @@ fn labels_are_rewritten_exactly() {
 
 #[test]
 fn tokens_are_deterministic_and_distinct() {
-    let a = token_for("prod", "workers-v1-31-4");
-    assert_eq!(a, token_for("prod", "workers-v1-31-4"));
-    assert_ne!(a, token_for("prod", "workers-v1-31-5"));
-    assert_ne!(a, token_for("stage", "workers-v1-31-4"));
+    let attempt = CreateToken::new("workers-20250123T101500Z", 1);
+    let a = token_for("prod", "workers-v1-31-4", &attempt);
+    assert_eq!(a, token_for("prod", "workers-v1-31-4", &CreateToken::new("workers-20250123T101500Z", 1)));
+    assert_ne!(a, token_for("prod", "workers-v1-31-5", &attempt));
+    assert_ne!(a, token_for("stage", "workers-v1-31-4", &attempt));
+    // Another attempt of the run, or another run, creates with another token.
+    assert_ne!(a, token_for("prod", "workers-v1-31-4", &CreateToken::new("workers-20250123T101500Z", 2)));
+    assert_ne!(a, token_for("prod", "workers-v1-31-4", &CreateToken::new("workers-20250124T080000Z", 1)));
     assert_eq!(a.len(), "poolshift-".len() + 32);
 }

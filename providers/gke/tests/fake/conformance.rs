@@ -25,5 +25,7 @@ async fn gke_provider_is_conformant() {
     let blue = fake.pool(BLUE).unwrap();
     assert_eq!(blue["autoscaling"]["enabled"], true);
     assert_eq!(blue["management"]["autoUpgrade"], true);
+    let labels = blue["config"].get("resourceLabels").cloned().unwrap_or_default();
+    assert!(labels.as_object().is_none_or(|l| l.keys().all(|k| !k.starts_with("poolshift-frozen"))), "{labels}");
     assert!(fake.pool("default-pool-v1-31-4").is_none());
 }

@@ -1,7 +1,7 @@
 //! GKE's errors, as its API answers them, mapped to the trait's kinds with GKE's message and a hint;
 //! throttling is retried; a create that fails midway leaves nothing behind unreported.
 
-use poolshift_provider_api::{ErrorKind, PoolSpec, Provider};
+use poolshift_provider_api::{CreateToken, ErrorKind, PoolSpec, Provider};
 use serde_json::{Value, json};
 
 use crate::gke::FakeGke;
@@ -63,7 +63,7 @@ async fn a_throttled_create_is_retried_and_creates_one_pool() {
         429,
         google_error(429, "RESOURCE_EXHAUSTED", RATE, Some("RATE_LIMIT_EXCEEDED")),
     );
-    p.create_pool(&spec).await.unwrap();
+    p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     let posts: Vec<_> = fake.mutations().into_iter().filter(|r| r.path == create_path).collect();
     assert_eq!(posts.len(), 2);
     assert_eq!(posts[0].body, posts[1].body);
@@ -84,8 +84,15 @@ async fn persistent_server_errors_are_transient_after_the_retries() {
     let err = p.describe_pool(BLUE).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transient);
     assert_eq!(err.message, "503 UNAVAILABLE: The service is currently unavailable.");
-    // One call and the 3 retries of the test timing.
+    // One call and the 3 retries of the test timing, and the hint says they were used up.
     assert_eq!(count(&fake, "GET", &pool_path(BLUE)), 4);
+    let hint = err.hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with(
+            "GKE throttled the call or failed transiently on all 4 attempts (jittered backoff), so it was given up"
+        ),
+        "{hint}"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +103,7 @@ async fn exhausted_quota_stops_with_gkes_message() {
     let msg = "Insufficient regional quota to satisfy request: resource \"CPUS\": request requires '24.0' and is \
                short '8.0'. project has a quota of '32.0' with '16.0' available.";
     fake.inject("POST", "/nodePools", 1, 429, google_error(429, "RESOURCE_EXHAUSTED", msg, Some("QUOTA_EXCEEDED")));
-    let err = p.create_pool(&spec).await.unwrap_err();
+    let err = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Quota);
     assert_eq!(err.message, format!("429 RESOURCE_EXHAUSTED: {msg}"));
     assert!(err.hint.as_deref().unwrap().contains("raise the quota"), "{err}");
@@ -132,7 +139,7 @@ async fn a_stockout_is_a_capacity_error_and_the_failed_pool_is_deleted() {
                resources available to fulfill the request. Try a different zone, or try again later.";
     fake.fail_next_create(8, msg);
     fake.clear_requests();
-    let err = p.create_pool(&spec).await.unwrap_err();
+    let err = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Capacity);
     assert!(
         err.message.contains("(CREATE_NODE_POOL) failed: RESOURCE_EXHAUSTED: ZONE_RESOURCE_POOL_EXHAUSTED"),
@@ -152,7 +159,7 @@ async fn a_version_newer_than_the_control_plane_is_invalid_and_nothing_is_sent()
     let p = provider(&fake).await;
     // 1.31.5 is in validNodeVersions, but newer than the cluster's control plane.
     let spec = green_spec(&p, "1.31.5").await;
-    let err = p.create_pool(&spec).await.unwrap_err();
+    let err = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
     assert!(
         err.message.starts_with(
@@ -170,7 +177,7 @@ async fn gke_rejecting_the_request_is_invalid() {
     let spec = green_spec(&p, "1.31.4").await;
     let msg = "Machine type \"e2-standard-4\" is not supported with \"spot\" in zone europe-west1-d.";
     fake.inject("POST", "/nodePools", 1, 400, google_error(400, "INVALID_ARGUMENT", msg, None));
-    let err = p.create_pool(&spec).await.unwrap_err();
+    let err = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid);
     assert_eq!(err.message, format!("400 INVALID_ARGUMENT: {msg}"));
 }
@@ -201,6 +208,9 @@ async fn a_freeze_that_fails_midway_puts_autoscaling_back() {
         json!({"enabled": true, "minNodeCount": 1, "maxNodeCount": 5, "locationPolicy": 1})
     );
     assert_eq!(blue["management"]["autoUpgrade"], true);
+    // Back as it was, so no freeze record stays for a later freeze to trust.
+    assert_eq!(blue["config"].get("resourceLabels").cloned().unwrap_or(json!({})), json!({}));
+    assert_eq!(count(&fake, "PUT", &pool_path(BLUE)), 2, "the record was written, then removed");
 }
 
 #[tokio::test]

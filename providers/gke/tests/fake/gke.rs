@@ -3,7 +3,8 @@
 //! It keeps node pools and operations in memory as GKE JSON, records every request (method, path, query, body),
 //! and answers errors in Google's JSON error format. Lifecycle it supplies in place of GKE's control plane:
 //! - operations go PENDING -> RUNNING -> DONE over successive GetOperation polls (or `advance()`), and their
-//!   effect lands when they are DONE (the pool becomes RUNNING, is removed, gets its new autoscaling ...);
+//!   effect lands when they are DONE (the pool becomes RUNNING, is removed, gets its new autoscaling or
+//!   resource labels ...);
 //! - a created pool is PROVISIONING until its operation is DONE; a deleted one is STOPPING until then;
 //! - faults can be injected: an HTTP error for the next N requests matching a method and path fragment, or a
 //!   create operation that fails (a stockout), leaving the pool in ERROR as GKE does.
@@ -45,8 +46,21 @@ struct Fault {
 enum Effect {
     PoolRunning(String),
     PoolRemoved(String),
-    Set { pool: String, field: &'static str, value: Value },
-    CreateFailed { pool: String, code: i32, message: String },
+    Set {
+        pool: String,
+        field: &'static str,
+        value: Value,
+    },
+    /// UpdateNodePool of `config.resourceLabels` (the labels replace the old ones).
+    ResourceLabels {
+        pool: String,
+        labels: Value,
+    },
+    CreateFailed {
+        pool: String,
+        code: i32,
+        message: String,
+    },
 }
 
 struct Op {
@@ -211,6 +225,12 @@ fn step(st: &mut State, name: &str) {
                 np["status"] = json!("RUNNING");
             }
         }
+        Some(Effect::ResourceLabels { pool, labels }) => {
+            if let Some(np) = st.pools.get_mut(&pool) {
+                np["config"]["resourceLabels"] = labels;
+                np["status"] = json!("RUNNING");
+            }
+        }
         Some(Effect::CreateFailed { pool, code, message }) => {
             op.json["error"] = json!({"code": code, "message": message});
             if let Some(np) = st.pools.get_mut(&pool) {
@@ -318,6 +338,14 @@ fn pools(st: &mut State, method: &str, rest: &str, body: Value) -> (u16, Value) 
                     Effect::Set { pool: name, field: "autoscaling", value },
                 ),
             )
+        }
+        // UpdateNodePool: only the resource labels, as the provider sends it.
+        ("PUT", None) => {
+            let Some(labels) = body.get("resourceLabels").map(|r| r.get("labels").cloned().unwrap_or(json!({}))) else {
+                return error(400, "INVALID_ARGUMENT", "the fake's UpdateNodePool takes resourceLabels only");
+            };
+            let effect = Effect::ResourceLabels { pool: name.clone(), labels };
+            (200, new_op(st, "UPDATE_NODE_POOL", &pool_path(&name), effect))
         }
         ("POST", Some("setManagement")) => {
             let value = body.get("management").cloned().unwrap_or(json!({}));

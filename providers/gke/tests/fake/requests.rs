@@ -1,7 +1,8 @@
 //! What the provider reads from GKE and the requests a real GKE would receive from it: the cloned
 //! CreateNodePool body, DeleteNodePool, and the autoscaling / management changes of freeze and restore.
 
-use poolshift_provider_api::{CapacityType, ErrorKind, PoolSize, PoolSpec, PoolState, Provider, Taint};
+use poolshift_provider_api::{CapacityType, CreateToken, ErrorKind, PoolSize, PoolSpec, PoolState, Provider, Taint};
+use poolshift_provider_gke::TEMPLATE_KEY;
 use serde_json::{Value, json};
 
 use crate::gke::{MASTER_VERSION, PROJECT};
@@ -110,7 +111,7 @@ async fn create_clones_blue_with_only_the_version_changed_and_follows_the_operat
     let spec = green_spec(&p, "1.31.4").await;
     assert_eq!(spec.name, GREEN);
     fake.clear_requests();
-    let status = p.create_pool(&spec).await.unwrap();
+    let status = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     assert_eq!(status.name, GREEN);
     assert_eq!(status.version, "1.31.4-gke.1146000");
     assert_eq!(status.state, PoolState::Ready);
@@ -143,12 +144,12 @@ async fn create_adopts_a_pool_of_the_same_version_and_refuses_another() {
     fake.put_pool(existing);
     fake.clear_requests();
 
-    let status = p.create_pool(&spec).await.unwrap();
+    let status = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     assert_eq!(status.state, PoolState::Creating);
     assert_eq!(status.nodes, 0);
     let mut other = spec.clone();
     other.version = "1.30.5".into();
-    let err = p.create_pool(&other).await.unwrap_err();
+    let err = p.create_pool(&other, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
     assert!(err.message.contains("already exists at version 1.31.4-gke.1146000, not 1.30.5"), "{err}");
     assert!(fake.mutations().is_empty());
@@ -159,7 +160,7 @@ async fn delete_sends_delete_node_pool_and_a_missing_pool_is_already_deleted() {
     let fake = fake().await;
     let p = provider(&fake).await;
     let spec = green_spec(&p, "1.31.4").await;
-    p.create_pool(&spec).await.unwrap();
+    p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     fake.clear_requests();
 
     let status = p.delete_pool(GREEN).await.unwrap().unwrap();
@@ -195,10 +196,28 @@ async fn freeze_disables_autoscaling_and_auto_upgrade_and_restore_puts_back_exac
     // `enabled: false` is proto3's default, so the client leaves it out: an empty autoscaling disables it.
     let frozen_as = json!({"name": name_of(BLUE), "autoscaling": {}});
     let frozen_mgmt = json!({"name": name_of(BLUE), "management": {"autoRepair": true}});
-    assert_eq!(calls, vec![(set_autoscaling.as_str(), &frozen_as), (set_management.as_str(), &frozen_mgmt)]);
+    // First the record of the settings before the freeze, in the pool's resource labels (UpdateNodePool).
+    let update = pool_path(BLUE);
+    let record = json!({"name": name_of(BLUE), "resourceLabels": {"labels": {
+        "poolshift-frozen": "e1-u1-a0-lbalanced", "poolshift-frozen-size": "3_15_6", "poolshift-frozen-nodes": "1_5_0_0"}}});
+    assert_eq!(
+        calls,
+        vec![
+            (update.as_str(), &record),
+            (set_autoscaling.as_str(), &frozen_as),
+            (set_management.as_str(), &frozen_mgmt)
+        ]
+    );
+    assert_eq!(m[0].method, "PUT");
     let frozen = p.describe_pool(BLUE).await.unwrap();
     assert!(!frozen.autoscaling.enabled);
     assert_eq!(frozen.autoscaling.size, PoolSize { min: 6, max: 6, desired: 6 });
+    assert!(!frozen.extra[TEMPLATE_KEY].contains("poolshift-frozen"), "green's template does not carry the record");
+
+    // Frozen again (a new run after an aborted one): the recorded original, and nothing is sent.
+    fake.clear_requests();
+    assert_eq!(p.freeze_autoscaling(BLUE).await.unwrap(), prior);
+    assert!(fake.mutations().is_empty());
 
     fake.clear_requests();
     p.restore_autoscaling(BLUE, &prior).await.unwrap();
@@ -207,7 +226,15 @@ async fn freeze_disables_autoscaling_and_auto_upgrade_and_restore_puts_back_exac
     let restored_as = json!({"name": name_of(BLUE),
         "autoscaling": {"enabled": true, "minNodeCount": 1, "maxNodeCount": 5, "locationPolicy": 1}});
     let restored_mgmt = json!({"name": name_of(BLUE), "management": {"autoUpgrade": true, "autoRepair": true}});
-    assert_eq!(calls, vec![(set_autoscaling.as_str(), &restored_as), (set_management.as_str(), &restored_mgmt)]);
+    let unrecord = json!({"name": name_of(BLUE), "resourceLabels": {}});
+    assert_eq!(
+        calls,
+        vec![
+            (set_autoscaling.as_str(), &restored_as),
+            (set_management.as_str(), &restored_mgmt),
+            (update.as_str(), &unrecord)
+        ]
+    );
     assert_eq!(p.describe_pool(BLUE).await.unwrap().autoscaling, prior);
 
     // Restoring what is already there changes nothing.

@@ -3,7 +3,7 @@
 //! error mapping, throttling.
 
 use poolshift_provider_api::conformance::Conformance;
-use poolshift_provider_api::{ErrorKind, PoolSpec, PoolState, Provider};
+use poolshift_provider_api::{CreateToken, ErrorKind, PoolSpec, PoolState, Provider};
 use poolshift_provider_onprem::{ExecProvider, ExecSettings};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,9 +23,33 @@ async fn kubesim_plugin_passes_the_conformance_suite() {
         max_ticks: 200,
     };
     suite.run().await.unwrap();
-    // Freeze then restore left blue's autoscaling as the scenario had it.
-    let blue = sim_request(&sim.sim.client(), "GET", "/sim/v1/pools/blue", None).await;
+    // Freeze then restore left blue's autoscaling as the scenario had it, and no freeze record behind.
+    let client = sim.sim.client();
+    let blue = sim_request(&client, "GET", "/sim/v1/pools/blue", None).await;
     assert_eq!(blue["spec"]["autoscaling"], json!({"enabled": true, "min": 8, "max": 14}));
+    let records: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, "kube-system");
+    assert_eq!(records.get_opt("poolshift-frozen-blue").await.unwrap(), None, "the restore removed the record");
+}
+
+/// The plugin and the built-in sim provider keep the same freeze record: a pool frozen by one (a run that
+/// was aborted) is frozen again by the other with the original settings, and restored by it.
+#[tokio::test]
+async fn a_pool_frozen_by_the_sim_provider_is_refrozen_by_the_plugin_with_its_original_settings() {
+    let sim = TcpSim::demo().await;
+    let builtin = poolshift_provider_sim::SimProvider::new(sim.sim.client());
+    let original = builtin.freeze_autoscaling("blue").await.unwrap();
+    assert_eq!((original.enabled, original.size.min, original.size.max), (true, 8, 14));
+    let plugin = kubesim_provider(&sim.url);
+    let frozen = plugin.describe_pool("blue").await.unwrap().autoscaling;
+    assert!(!frozen.enabled);
+    assert_eq!(plugin.freeze_autoscaling("blue").await.unwrap(), original, "not the frozen {frozen:?}");
+    plugin.restore_autoscaling("blue", &original).await.unwrap();
+    assert_eq!(plugin.describe_pool("blue").await.unwrap().autoscaling, original);
+    // And the other way round.
+    let again = plugin.freeze_autoscaling("blue").await.unwrap();
+    assert_eq!(builtin.freeze_autoscaling("blue").await.unwrap(), again);
+    builtin.restore_autoscaling("blue", &again).await.unwrap();
+    assert_eq!(builtin.describe_pool("blue").await.unwrap().autoscaling, original);
 }
 
 #[tokio::test]
@@ -57,7 +81,7 @@ async fn create_sends_the_protocol_request_and_the_simulator_gets_blues_shape() 
     let name = provider.green_name("blue", "1.31.4");
     assert_eq!(name, "blue-v1-31-4");
     let spec = PoolSpec::derive(&blue, &name, "1.31.4");
-    let status = provider.create_pool(&spec).await.unwrap();
+    let status = provider.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     assert_eq!((status.name.as_str(), status.version.as_str()), ("blue-v1-31-4", "1.31.4"));
     assert_eq!(status.state, PoolState::Creating);
 
@@ -74,7 +98,7 @@ async fn create_sends_the_protocol_request_and_the_simulator_gets_blues_shape() 
     assert_eq!((describe["verb"].as_str(), describe["pool"].as_str()), (Some("describe"), Some("blue")));
     assert!(describe.get("spec").is_none(), "only create carries a spec: {describe}");
 
-    // What the simulated cloud was asked for: blue's shape at the new version, not autoscaling.
+    // What the simulated cloud was asked for: blue's shape at the new version, scaling as blue does.
     let pool = sim_request(&sim.sim.client(), "GET", "/sim/v1/pools/blue-v1-31-4", None).await;
     let s = &pool["spec"];
     assert_eq!(s["version"], "1.31.4");
@@ -84,7 +108,8 @@ async fn create_sends_the_protocol_request_and_the_simulator_gets_blues_shape() 
     assert_eq!(s["labels"], json!({"team": "platform"}));
     assert_eq!(s["allocatable"]["cpu"], "4");
     assert_eq!(s["capacity_type"], "on-demand");
-    assert_eq!(s["autoscaling"], json!({"enabled": false, "min": 8, "max": 14}));
+    assert_eq!(s["autoscaling"], json!({"enabled": true, "min": 8, "max": 14}));
+    assert_eq!(request["token"], "test/1", "the attempt's idempotency token");
 
     // restore carries the prior settings.
     let prior = provider.freeze_autoscaling("blue").await.unwrap();
@@ -111,21 +136,21 @@ async fn simulator_refusals_map_to_error_kinds() {
 
     let blue = p.describe_pool("blue").await.unwrap();
     let mut bad = PoolSpec::derive(&blue, "green", "not-a-version");
-    let e = p.create_pool(&bad).await.unwrap_err();
+    let e = p.create_pool(&bad, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid, "{e}");
     assert!(e.message.contains("kubesim answered 422"), "{e}");
 
     bad.version = "1.31.4".into();
     bad.capacity_type = poolshift_provider_api::CapacityType::Preemptible;
-    let e = p.create_pool(&bad).await.unwrap_err();
+    let e = p.create_pool(&bad, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid);
     assert!(e.message.contains("on-demand or spot"), "{e}");
 
     let good = PoolSpec::derive(&blue, "green", "1.31.4");
-    p.create_pool(&good).await.unwrap();
+    p.create_pool(&good, &CreateToken::new("test", 1)).await.unwrap();
     let mut other = good.clone();
     other.version = "1.31.3".into();
-    let e = p.create_pool(&other).await.unwrap_err();
+    let e = p.create_pool(&other, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
     assert_eq!(e.hint.as_deref(), Some("a pool of that name exists with another spec, or is being deleted"));
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use poolshift_provider_api::{ErrorKind, PoolSpec, Provider, ProviderError};
+use poolshift_provider_api::{CreateToken, ErrorKind, PoolSpec, Provider, ProviderError};
 use poolshift_provider_onprem::{ExecProvider, ExecSettings};
 
 use super::support::{TcpSim, kubesim_provider, script_provider};
@@ -21,7 +21,7 @@ async fn create_through(body: &str, timeout: Duration) -> (ProviderError, String
     let dir = tempfile::tempdir().unwrap();
     let body = body.replace("$DIR", &dir.path().display().to_string());
     let p = script_provider(dir.path(), "bad", &body, timeout);
-    let e = p.create_pool(&spec).await.unwrap_err();
+    let e = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!((e.provider.as_str(), e.operation.as_str()), ("onprem:bad", "create"), "{e}");
     let program = p.program().display().to_string();
     assert!(e.message.contains(&program), "the message names the plugin: {e}");
@@ -133,7 +133,10 @@ async fn structured_errors_keep_their_kind_message_and_hint() {
     let blue = kubesim_provider(&sim.url).describe_pool("blue").await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let p = script_provider(dir.path(), "ipam", &body, Duration::from_secs(20));
-    let e = p.create_pool(&PoolSpec::derive(&blue, "blue-v1-31-4", "1.31.4")).await.unwrap_err();
+    let e = p
+        .create_pool(&PoolSpec::derive(&blue, "blue-v1-31-4", "1.31.4"), &CreateToken::new("test", 1))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Quota);
     assert_eq!(e.message, "no free addresses for 10 nodes; stderr: ipam: 10.0.0.0/24 full");
     assert_eq!(e.hint.as_deref(), Some("grow the node subnet"));

@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use kubesim::scenario::Scenario;
 use kubesim::{SimOptions, Simulator};
 use poolshift_provider_api::conformance::Conformance;
-use poolshift_provider_api::{AutoscalingSettings, ErrorKind, PoolSpec, PoolState, Provider};
+use poolshift_provider_api::{AutoscalingSettings, CreateToken, ErrorKind, PoolSpec, PoolState, Provider};
 use poolshift_provider_onprem::{PreProvisioned, PreProvisionedSettings};
 use serde_json::json;
 
@@ -84,7 +84,7 @@ async fn green_is_ready_once_expected_nodes_are_ready_at_the_target_version() {
     // Before anything: green does not exist.
     assert_eq!(p.pool_status("g2").await.unwrap(), None);
     let spec = PoolSpec::derive(&blue, "g2", "1.31.4");
-    let s = p.create_pool(&spec).await.unwrap();
+    let s = p.create_pool(&spec, &CreateToken::new("test", 1)).await.unwrap();
     assert_eq!((s.state.clone(), s.nodes), (PoolState::Creating, 0));
     assert!(
         s.message.as_deref().unwrap().starts_with("0 of 3 nodes labelled example.com/generation=g2 Ready at 1.31.4"),
@@ -117,13 +117,13 @@ async fn green_is_ready_once_expected_nodes_are_ready_at_the_target_version() {
     // Same name at another version: Conflict; freeze and restore are no-ops.
     let mut other = spec.clone();
     other.version = "1.31.3".into();
-    assert_eq!(p.create_pool(&other).await.unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(p.create_pool(&other, &CreateToken::new("test", 1)).await.unwrap_err().kind, ErrorKind::Conflict);
     assert_eq!(p.freeze_autoscaling("blue").await.unwrap(), AutoscalingSettings::default());
     p.restore_autoscaling("blue", &AutoscalingSettings::default()).await.unwrap();
     // Another name than the green label's value is refused.
     let mut wrong = spec.clone();
     wrong.name = "blue-v1-31-4".into();
-    let e = p.create_pool(&wrong).await.unwrap_err();
+    let e = p.create_pool(&wrong, &CreateToken::new("test", 1)).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid);
     assert!(e.message.contains("its name is \"g2\""), "{e}");
 }
