@@ -217,10 +217,7 @@ mod tests {
             ),
             (Phase::DeletingBlue, Action::DeleteBlue { then: Phase::Done }),
             (Phase::Done, Action::Finish(RunStatus::Done)),
-            (
-                Phase::RollingBack { step: RollbackStep::DeleteGreen },
-                Action::Rollback(RollbackStep::DeleteGreen),
-            ),
+            (Phase::RollingBack { step: RollbackStep::DeleteGreen }, Action::Rollback(RollbackStep::DeleteGreen)),
             (Phase::RolledBack, Action::Finish(RunStatus::RolledBack)),
         ];
         for (phase, want) in cases {
@@ -230,7 +227,13 @@ mod tests {
     }
 
     fn stuck(pod: &str, node: &str) -> Stuck {
-        Stuck { pod: pod.parse().expect("a subject"), node: node.into(), pdb: None, reason: "budget".into(), landed_back: false }
+        Stuck {
+            pod: pod.parse().expect("a subject"),
+            node: node.into(),
+            pdb: None,
+            reason: "budget".into(),
+            landed_back: false,
+        }
     }
 
     fn key(pod: &str) -> PodKey {

@@ -748,11 +748,17 @@ mod tests {
         assert_eq!(names(&idx.pods_of(&wk("Deployment/shop/web"))), ["web-1"]);
         assert!(idx.pods_of(&wk("ReplicaSet/shop/web-abc")).is_empty());
         assert_eq!(names(&idx.pods_of(&wk("ReplicaSet/shop/bare"))), ["bare-1"]);
-        assert_eq!(idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(), Some("Deployment/web"));
+        assert_eq!(
+            idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(),
+            Some("Deployment/web")
+        );
         assert_eq!(idx.scales.get("ReplicaSet/shop/web-abc"), Some(&2));
         // The ReplicaSet leaves: its pod is its own controller's again.
         idx.delete(&rs("web-abc", "rs1", Some("web")));
-        assert_eq!(idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(), Some("ReplicaSet/web-abc"));
+        assert_eq!(
+            idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(),
+            Some("ReplicaSet/web-abc")
+        );
     }
 
     #[test]
@@ -769,10 +775,13 @@ mod tests {
         assert_eq!(idx.scales.get("ReplicaSet/shop/web-abc"), Some(&5));
         // Orphaned (the Deployment let it go), then adopted by another one: the pod follows each time.
         idx.apply(rs("web-abc", "rs1", None));
-        assert_eq!(idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(), Some("ReplicaSet/web-abc"));
+        assert_eq!(
+            idx.pods["shop/web-1"].workload.as_ref().map(ToString::to_string).as_deref(),
+            Some("ReplicaSet/web-abc")
+        );
         assert_eq!(names(&idx.pods_of(&wk("ReplicaSet/shop/web-abc"))), ["web-1"]);
         idx.apply(rs("web-abc", "rs1", Some("api")));
-        assert_eq!(names(&idx.pods_of("Deployment/shop/api")), ["web-1"]);
+        assert_eq!(names(&idx.pods_of(&wk("Deployment/shop/api"))), ["web-1"]);
         assert!(idx.pods_of(&wk("Deployment/shop/web")).is_empty());
     }
 
@@ -784,7 +793,7 @@ mod tests {
         assert!(!idx.pods_by_node.contains_key("n1"));
         assert_eq!(idx.pods_by_node["n2"].len(), 1);
         idx.delete(&Obj::Pod(pod("db-0", "n1", ("StatefulSet", "db", "s1"), "old")));
-        assert_eq!(idx.pods_of("StatefulSet/shop/db")[0].uid, "new");
+        assert_eq!(idx.pods_of(&wk("StatefulSet/shop/db"))[0].uid, "new");
         idx.delete(&Obj::Pod(pod("db-0", "n2", ("StatefulSet", "db", "s1"), "new")));
         assert!(idx.pods.is_empty() && idx.pods_by_node.is_empty() && idx.pods_by_controller.is_empty());
         assert!(idx.pods_by_owner_uid.is_empty());
@@ -822,9 +831,9 @@ mod tests {
         pending.ready = false;
         pending.unschedulable = Some("0/3 nodes are available".into());
         idx.apply(Obj::Pod(pending.clone()));
-        let r = idx.replicas("Deployment/shop/web");
+        let r = idx.replicas(&wk("Deployment/shop/web"));
         assert_eq!(r.ready, 2);
-        assert_eq!(r.unschedulable, vec![("shop/web-3".to_string(), "0/3 nodes are available".to_string())]);
+        assert_eq!(r.unschedulable, vec![(PodKey::new("shop", "web-3"), "0/3 nodes are available".to_string())]);
         // Terminating: no longer counted; the pending pod is scheduled and Ready.
         let mut going = ready("web-1", "p1", ("web-abc", "rs1"));
         going.terminating = true;
@@ -833,10 +842,10 @@ mod tests {
         pending.node = Some("n2".into());
         pending.ready = true;
         idx.apply(Obj::Pod(pending));
-        assert_eq!(idx.replicas("Deployment/shop/web"), Replicas { ready: 2, unschedulable: vec![] });
+        assert_eq!(idx.replicas(&wk("Deployment/shop/web")), Replicas { ready: 2, unschedulable: vec![] });
         idx.delete(&Obj::Pod(going));
         idx.delete(&Obj::Pod(ready("web-2", "p2", ("web-def", "rs2"))));
-        assert_eq!(idx.replicas("Deployment/shop/web").ready, 1);
+        assert_eq!(idx.replicas(&wk("Deployment/shop/web")).ready, 1);
         // The counters agree with counting the pods one by one.
         let counted = idx.pods_of(&wk("Deployment/shop/web")).iter().filter(|p| p.ready && !p.terminating).count();
         assert_eq!(counted, 1);

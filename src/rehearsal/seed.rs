@@ -222,7 +222,8 @@ fn workloads(
                 continue;
             }
             (Some(c), w) => {
-                let (wkind, wname) = w.map_or((c.kind.as_str(), c.name.as_str()), |w| (w.kind.as_str(), w.name.as_str()));
+                let (wkind, wname) =
+                    w.map_or((c.kind.as_str(), c.name.as_str()), |w| (w.kind.as_str(), w.name.as_str()));
                 let kind = if wkind == "StatefulSet" { WorkloadKind::StatefulSet } else { WorkloadKind::Deployment };
                 if !matches!(wkind, "Deployment" | "ReplicaSet" | "StatefulSet") {
                     other_kinds.insert(wkind.to_string());

@@ -58,7 +58,12 @@ fn usage_errors_exit_2() {
         assert!(stderr(&o).starts_with("error: "), "{args:?}: {}", stderr(&o));
     }
     let o = run(&["plan", "--to", "1.31"]);
-    assert!(stderr(&o).contains("\"1.31\" is not latest-patch, next-minor or a version X.Y.Z"), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("\"1.31\" is not latest-patch, next-minor, a version X.Y.Z (such as 1.31.4) or an EKS release"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

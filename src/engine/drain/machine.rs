@@ -267,7 +267,7 @@ impl Drain {
             for key in self.tracker.ready_to_evict(now, self.limit, &pdbs_by_ns, &unavailable) {
                 let Some(t) = self.tracker.pods.get(&key) else { continue };
                 if let Some(rv) =
-                    t.pdb.as_deref().and_then(|p| find_pdb(&pdbs_by_ns, p)).map(|p| p.resource_version.clone())
+                    t.pdb.as_ref().and_then(|p| find_pdb(&pdbs_by_ns, p)).map(|p| p.resource_version.clone())
                 {
                     self.dispatched_rv.insert(key.clone(), rv);
                 }
@@ -367,7 +367,13 @@ impl Drain {
                 self.ledger.landed(&p.uid);
                 self.landed_elsewhere.insert(
                     p.uid.clone(),
-                    Stuck { pod: Subject::Pod(p.pod_key()), node: node.to_string(), pdb: None, reason, landed_back: true },
+                    Stuck {
+                        pod: Subject::Pod(p.pod_key()),
+                        node: node.to_string(),
+                        pdb: None,
+                        reason,
+                        landed_back: true,
+                    },
                 );
                 new = true;
             }

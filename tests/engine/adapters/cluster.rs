@@ -83,7 +83,10 @@ async fn snapshot_pages_through_every_list_and_resolves_workloads() {
     assert_eq!(snap.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["n1", "n2"]);
     assert_eq!(snap.nodes[0].labels.get("pool").map(String::as_str), Some("blue"));
     let web = snap.pods.iter().find(|p| p.name == "web-abc-0007").unwrap();
-    assert_eq!((web.node.as_deref(), web.workload.as_ref().map(ToString::to_string).as_deref()), (Some("n2"), Some("Deployment/web")));
+    assert_eq!(
+        (web.node.as_deref(), web.workload.as_ref().map(ToString::to_string).as_deref()),
+        (Some("n2"), Some("Deployment/web"))
+    );
     let db = snap.pods.iter().find(|p| p.name == "db-0").unwrap();
     assert_eq!(db.workload.as_ref().map(ToString::to_string).as_deref(), Some("StatefulSet/db"));
     assert_eq!(snap.pdbs.len(), 1);

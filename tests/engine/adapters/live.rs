@@ -101,13 +101,16 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     assert_eq!(names(live.pods_of(&wk("Deployment/shop/web"))), ["web-abc-1", "web-abc-2"]);
     assert!(live.pods_of(&wk("ReplicaSet/shop/web-abc")).is_empty(), "a Deployment's pods belong to the Deployment");
     assert_eq!(names(live.pods_of(&wk("ReplicaSet/shop/solo"))), ["solo-1"]);
-    assert_eq!(live.pod(&PodKey::new("shop", "web-abc-2")).unwrap().workload.as_ref().map(ToString::to_string).as_deref(), Some("Deployment/web"));
+    assert_eq!(
+        live.pod(&PodKey::new("shop", "web-abc-2")).unwrap().workload.as_ref().map(ToString::to_string).as_deref(),
+        Some("Deployment/web")
+    );
     assert_eq!(live.pdbs("shop").len(), 1);
     assert!(live.pdbs("other").is_empty());
     assert_eq!(live.nodes().len(), 2);
     assert_eq!(live.scale(&wk("Deployment/shop/web")), Some(2));
     assert_eq!(live.scale(&wk("ReplicaSet/shop/solo")), Some(1));
-    let web = live.replicas("Deployment/shop/web");
+    let web = live.replicas(&wk("Deployment/shop/web"));
     assert!(web.unschedulable.is_empty());
     let counted = live.pods_of(&wk("Deployment/shop/web")).iter().filter(|p| p.ready && !p.terminating).count();
     assert_eq!(web.ready as usize, counted);
@@ -136,7 +139,8 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     let ready = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
     pods.patch_status("web-abc-1", &PatchParams::default(), &Patch::Merge(ready)).await.unwrap();
     eventually(&live, "pod updated", |v| {
-        v.pod(&PodKey::new("shop", "web-abc-1")).is_some_and(|p| p.ready && p.labels.get("tier").is_some_and(|t| t == "front"))
+        v.pod(&PodKey::new("shop", "web-abc-1"))
+            .is_some_and(|p| p.ready && p.labels.get("tier").is_some_and(|t| t == "front"))
     })
     .await;
 
@@ -167,7 +171,10 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     rss.delete("web-abc", &DeleteParams::default()).await.unwrap();
     eventually(&live, "rs deleted", |v| v.scale(&wk("ReplicaSet/shop/web-abc")).is_none()).await;
     assert!(live.pods_of(&wk("Deployment/shop/web")).is_empty());
-    assert_eq!(live.pod(&PodKey::new("shop", "web-abc-1")).unwrap().workload.as_ref().map(ToString::to_string).as_deref(), Some("ReplicaSet/web-abc"));
+    assert_eq!(
+        live.pod(&PodKey::new("shop", "web-abc-1")).unwrap().workload.as_ref().map(ToString::to_string).as_deref(),
+        Some("ReplicaSet/web-abc")
+    );
 }
 
 /// A watcher that falls too far behind is cut off by the server; re-watching from its old resourceVersion
@@ -195,7 +202,10 @@ async fn live_view_relists_after_falling_behind() {
         }
         st.create(obj::<Pod>(pod_json("late-1", "n2", None, json!({}))), Some("shop"), false).unwrap();
     }
-    eventually(&live, "relisted", |v| v.pod(&PodKey::new("shop", "solo-1")).is_none() && v.pod(&PodKey::new("shop", "late-1")).is_some()).await;
+    eventually(&live, "relisted", |v| {
+        v.pod(&PodKey::new("shop", "solo-1")).is_none() && v.pod(&PodKey::new("shop", "late-1")).is_some()
+    })
+    .await;
     assert!(sim.store().lock().recorder.requests.get("list pods").copied().unwrap_or(0) > lists_before);
     assert_eq!(names(live.pods_on("n1")), ["web-abc-1"]);
     assert_eq!(names(live.pods_on("n2")), ["late-1", "web-abc-2"]);

@@ -23,7 +23,8 @@ async fn single_replica_min_available_one_pauses_by_default_and_never_breaks_the
     let r = rig(&yaml);
     let out = r.upgrade(&policy()).await;
     let Outcome::Blocked { blockers, reason } = out else { panic!("expected Blocked, got {out:?}") };
-    let b = blockers.iter().find(|b| b.pod.to_string().starts_with("fin/solo-")).expect("the single replica is reported");
+    let b =
+        blockers.iter().find(|b| b.pod.to_string().starts_with("fin/solo-")).expect("the single replica is reported");
     assert_eq!(b.pdb.as_ref().map(ToString::to_string).as_deref(), Some("fin/solo"));
     assert!(b.reason.contains("needs 1 healthy pods out of 1 expected"), "{b:?}");
     assert!(reason.contains("poolshift resume"), "{reason}");

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use poolshift::engine::{EngineError, Outcome};
 use poolshift::model::checkpoint::{Phase, RunStatus};
 use poolshift_provider_api::{
-    AutoscalingSettings, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus, Provider,
-    ProviderError,
+    AutoscalingSettings, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus,
+    Provider, ProviderError,
 };
 use poolshift_provider_sim::SimProvider;
 
@@ -50,8 +50,8 @@ impl Provider for BrokenFreeze {
     async fn versions(&self) -> Result<OfferedVersions, ProviderError> {
         self.inner.versions().await
     }
-    async fn create_pool(&self, spec: &PoolSpec) -> Result<PoolStatus, ProviderError> {
-        self.inner.create_pool(spec).await
+    async fn create_pool(&self, spec: &PoolSpec, token: &CreateToken) -> Result<PoolStatus, ProviderError> {
+        self.inner.create_pool(spec, token).await
     }
     async fn pool_status(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError> {
         self.inner.pool_status(pool).await

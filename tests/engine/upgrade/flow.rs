@@ -95,7 +95,10 @@ async fn daemonset_mirror_bare_and_emptydir_pods_are_handled_by_policy() {
     assert!(blocked.iter().any(|n| n.starts_with("cache-")), "emptyDir pod blocks: {blocked:?}");
     let out = r.session("agent").engine.start(plan).await.unwrap();
     let Outcome::Blocked { blockers, .. } = out else { panic!("expected Blocked, got {out:?}") };
-    assert!(blockers.iter().any(|b| b.pod.to_string() == "shop/debug" && b.reason.contains("bare pod")), "{blockers:?}");
+    assert!(
+        blockers.iter().any(|b| b.pod.to_string() == "shop/debug" && b.reason.contains("bare pod")),
+        "{blockers:?}"
+    );
     // Nothing the policy did not allow was deleted, and DaemonSet pods were never evicted.
     assert!(r.workload_pods_on("blue").iter().any(|p| p == "shop/debug"));
     assert!(r.reporter.matching(|e| matches!(e, Event::PodEvicted { pod, .. } if pod.contains("agent") || pod.contains("debug") || pod.contains("cache"))).is_empty());

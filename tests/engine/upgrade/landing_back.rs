@@ -47,7 +47,9 @@ async fn replacements_landing_back_on_cordoned_blue_block_the_batch_and_are_not_
         r.reporter.matching(|e| matches!(e, Event::PodEvicted { pod, .. } if pod.starts_with("ops/sticky-"))).len();
     assert_eq!(sticky_evicted, 1);
     assert!(
-        r.reporter.matching(|e| matches!(e, Event::PodEvicted { pod, .. } if *pod == landed[0].pod)).is_empty(),
+        r.reporter
+            .matching(|e| matches!(e, Event::PodEvicted { pod, .. } if *pod == landed[0].pod.to_string()))
+            .is_empty(),
         "the pod that landed back is not evicted"
     );
     // The other sticky pods of the batch are held back, with why.
