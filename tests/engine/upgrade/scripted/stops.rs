@@ -1,0 +1,101 @@
+//! Faults that stop the run: the engine returns the error, the run is left recorded (failed, or running for
+//! the next holder when the lease was lost) and resumable, and a new agent on the same store finishes it
+//! without a second green pool.
+
+use poolshift::engine::{EngineError, Outcome};
+use poolshift::model::checkpoint::RunStatus;
+use poolshift::ports::fake::{Fault, Script};
+use poolshift::ports::{ClusterError, LockError, StoreError};
+use poolshift_provider_api::ErrorKind;
+
+use super::ports::{Ports, cluster};
+
+struct Row {
+    name: &'static str,
+    arm: fn(&Script),
+    /// The error the run stops with.
+    error: fn(&EngineError) -> bool,
+    /// Recorded as failed (a lost lease leaves the checkpoint to whoever holds the lease now).
+    recorded_failed: bool,
+}
+
+const fn row(name: &'static str, arm: fn(&Script), error: fn(&EngineError) -> bool) -> Row {
+    Row { name, arm, error, recorded_failed: true }
+}
+
+fn store_io(e: &EngineError) -> bool {
+    matches!(e, EngineError::Store(StoreError::Io { .. }))
+}
+
+fn cluster_api(e: &EngineError) -> bool {
+    matches!(e, EngineError::Cluster(ClusterError::Api { code: 500, .. }))
+}
+
+fn lock_api(e: &EngineError) -> bool {
+    matches!(e, EngineError::Lock(LockError::Api { .. }))
+}
+
+fn broken_store() -> Fault {
+    Fault::api(500, "etcdserver: request timed out")
+}
+
+const ROWS: &[Row] = &[
+    row("save 2 fails (entering CreatingGreen)", |s| { s.fail_nth("save", 2, broken_store()); }, store_io),
+    row("save 4 fails", |s| { s.fail_nth("save", 4, broken_store()); }, store_io),
+    row("save 7 fails", |s| { s.fail_nth("save", 7, broken_store()); }, store_io),
+    row("save 10 fails", |s| { s.fail_nth("save", 10, broken_store()); }, store_io),
+    row("save 14 fails", |s| { s.fail_nth("save", 14, broken_store()); }, store_io),
+    row("save 6 is written but its answer is lost", |s| { s.fail_nth_after("save", 6, broken_store()); }, store_io),
+    row("version 5 fails (polling requests)", |s| { s.fail_nth("version", 5, broken_store()); }, store_io),
+    row("set_cordon 2 answers 500", |s| { s.fail_nth("set_cordon", 2, Fault::api(500, "InternalError")); }, cluster_api),
+    row("live 2 answers 500", |s| { s.fail_nth("live", 2, Fault::api(500, "InternalError")); }, cluster_api),
+    row(
+        "freeze_autoscaling fails for good",
+        |s| { s.fail_from("freeze_autoscaling", 1, Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage")); },
+        |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Failed && p.message.contains("garbage")),
+    ),
+    row(
+        "pool_status throttled past every retry",
+        |s| { s.fail_from("pool_status", 1, Fault::provider(ErrorKind::Transient, "throttled")); },
+        |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Transient),
+    ),
+    row("renew 6 answers 500", |s| { s.fail_nth("renew", 6, Fault::api(500, "InternalError")); }, lock_api),
+    Row {
+        recorded_failed: false,
+        ..row(
+            "renew 6: the lease was lost",
+            |s| { s.fail_nth("renew", 6, Fault::lease_lost("it is now held by thief/9")); },
+            |e| matches!(e, EngineError::Lock(LockError::Lost { .. })),
+        )
+    },
+];
+
+#[tokio::test(start_paused = true)]
+async fn faults_that_stop_the_run_leave_it_resumable() {
+    for row in ROWS {
+        let r = cluster();
+        let ports = Ports::new(&r);
+        (row.arm)(&ports.script);
+        let plan = r.plan(&super::super::harness::policy()).await;
+        let err = ports.engine(&r, "agent").start(plan).await.expect_err(row.name);
+        assert!((row.error)(&err), "{}: stopped with {err:?}", row.name);
+        ports.fired(row.name);
+        let cp = ports.checkpoint().await;
+        if row.recorded_failed {
+            let RunStatus::Failed(reason) = &cp.status else { panic!("{}: recorded {:?}", row.name, cp.status) };
+            assert_eq!(reason, &err.to_string(), "{}", row.name);
+        } else {
+            assert_eq!(cp.status, RunStatus::Running, "{}: not this agent's to record any more", row.name);
+        }
+        assert_eq!(ports.lock.holder().await.expect("lease"), None, "{}: the lease is released", row.name);
+        let stopped_at = cp.phase.clone();
+
+        ports.script.heal();
+        let out = ports.engine(&r, "rescuer").resume().await;
+        assert!(matches!(out, Ok(Outcome::Done(_))), "{} (stopped at {stopped_at}): {out:?}", row.name);
+        assert_eq!(ports.checkpoint().await.status, RunStatus::Done, "{}", row.name);
+        let created = ports.script.calls("create_pool").iter().filter(|c| c.fault.is_none()).count();
+        assert_eq!(created, 1, "{}: green pool creations (the resumed run adopts the pool)", row.name);
+        ports.assert_invariants(&r, row.name);
+    }
+}
