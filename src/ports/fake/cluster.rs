@@ -53,7 +53,7 @@ impl Cluster for ScriptedCluster {
 
     async fn evict(&self, pod: &PodRef, dry_run: bool) -> Result<EvictOutcome, ClusterError> {
         let verdict = self.script.call("evict", if dry_run { format!("{pod} dry-run") } else { pod.to_string() });
-        let answer = |f| match f {
+        let answer = |f: Fault| match f {
             Fault::Evict(outcome) => Ok(outcome),
             f => Err(error(&f, "evict", &pod.to_string())),
         };
