@@ -86,7 +86,9 @@ impl Provider for ScriptedProvider {
 
     async fn restore_autoscaling(&self, pool: &str, prior: &AutoscalingSettings) -> Result<(), ProviderError> {
         let verdict = self.script.call("restore_autoscaling", pool);
-        verdict.run(|| self.inner.restore_autoscaling(pool, prior), |f| Err(self.error(&f, "restore_autoscaling"))).await
+        verdict
+            .run(|| self.inner.restore_autoscaling(pool, prior), |f| Err(self.error(&f, "restore_autoscaling")))
+            .await
     }
 
     fn node_matcher(&self, pool: &str) -> NodeMatcher {

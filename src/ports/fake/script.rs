@@ -138,7 +138,11 @@ pub enum Verdict {
 impl Verdict {
     /// Performs the verdict: makes the real `call` unless the fault replaces it, and answers with what
     /// `fault` makes of the fault (the port's error, or for `evict` an outcome).
-    pub async fn run<T, E, Fut>(self, call: impl FnOnce() -> Fut, fault: impl FnOnce(Fault) -> Result<T, E>) -> Result<T, E>
+    pub async fn run<T, E, Fut>(
+        self,
+        call: impl FnOnce() -> Fut,
+        fault: impl FnOnce(Fault) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         Fut: Future<Output = Result<T, E>>,
     {
@@ -265,9 +269,11 @@ mod tests {
     #[test]
     fn rules_pick_calls_by_their_per_operation_count() {
         let s = Script::new();
-        s.fail_nth("evict", 3, Fault::transport("reset"))
-            .fail_range("save", 2, 3, Fault::Conflict)
-            .fail_from("renew", 4, Fault::lease_lost("taken"));
+        s.fail_nth("evict", 3, Fault::transport("reset")).fail_range("save", 2, 3, Fault::Conflict).fail_from(
+            "renew",
+            4,
+            Fault::lease_lost("taken"),
+        );
         let verdicts: Vec<bool> = (0..5).map(|_| s.call("evict", "shop/web") != Verdict::Pass).collect();
         assert_eq!(verdicts, [false, false, true, false, false]);
         let saves: Vec<bool> = (0..4).map(|_| s.call("save", "") != Verdict::Pass).collect();
@@ -286,11 +292,10 @@ mod tests {
         s.call("renew", "agent");
         s.call("evict", "shop/b");
         let j = s.journal();
-        assert_eq!(j.iter().map(|c| (c.seq, c.op.as_str(), c.n)).collect::<Vec<_>>(), [
-            (0, "evict", 1),
-            (1, "renew", 1),
-            (2, "evict", 2)
-        ]);
+        assert_eq!(
+            j.iter().map(|c| (c.seq, c.op.as_str(), c.n)).collect::<Vec<_>>(),
+            [(0, "evict", 1), (1, "renew", 1), (2, "evict", 2)]
+        );
         let failed = s.failed();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].arg, "shop/b");

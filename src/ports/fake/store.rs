@@ -190,6 +190,9 @@ mod tests {
         assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         assert_eq!(store.load().await.unwrap().unwrap().checkpoint.seq, 2, "the answer was lost, not the write");
         assert_eq!(store.saved_seqs(), [1, 2]);
-        assert_eq!(script.calls("save").iter().map(|c| c.arg.as_str()).collect::<Vec<_>>(), ["seq 1", "seq 2", "seq 2"]);
+        assert_eq!(
+            script.calls("save").iter().map(|c| c.arg.as_str()).collect::<Vec<_>>(),
+            ["seq 1", "seq 2", "seq 2"]
+        );
     }
 }

@@ -43,7 +43,11 @@ async fn a_run_stopped_by_an_error_is_recorded_as_failed_and_resume_continues_it
     let plan = r.plan(&policy()).await;
     // `freeze_autoscaling` fails for good (not a transient error: no retry).
     let script = Arc::new(Script::new());
-    script.fail_from("freeze_autoscaling", 1, Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage"));
+    script.fail_from(
+        "freeze_autoscaling",
+        1,
+        Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage"),
+    );
     let broken = ScriptedProvider::new(Arc::new(SimProvider::new(r.client.clone())), script.clone());
     let broken = r.session_with("agent-1", Arc::new(broken));
     let err = broken.engine.start(plan).await.unwrap_err();

@@ -4,7 +4,7 @@
 
 use poolshift::engine::{EngineError, Outcome};
 use poolshift::model::checkpoint::RunStatus;
-use poolshift::ports::fake::{Fault, Script};
+use poolshift::ports::fake::{Calls, Fault, Timing};
 use poolshift::ports::{ClusterError, LockError, StoreError};
 use poolshift_provider_api::ErrorKind;
 
@@ -12,15 +12,25 @@ use super::ports::{Ports, cluster};
 
 struct Row {
     name: &'static str,
-    arm: fn(&Script),
+    op: &'static str,
+    calls: Calls,
+    timing: Timing,
+    fault: fn() -> Fault,
     /// The error the run stops with.
     error: fn(&EngineError) -> bool,
     /// Recorded as failed (a lost lease leaves the checkpoint to whoever holds the lease now).
     recorded_failed: bool,
 }
 
-const fn row(name: &'static str, arm: fn(&Script), error: fn(&EngineError) -> bool) -> Row {
-    Row { name, arm, error, recorded_failed: true }
+/// Call `n` of `op` fails with `fault`.
+const fn row(
+    name: &'static str,
+    op: &'static str,
+    n: u64,
+    fault: fn() -> Fault,
+    error: fn(&EngineError) -> bool,
+) -> Row {
+    Row { name, op, calls: Calls::Nth(n), timing: Timing::Instead, fault, error, recorded_failed: true }
 }
 
 fn store_io(e: &EngineError) -> bool {
@@ -31,40 +41,52 @@ fn cluster_api(e: &EngineError) -> bool {
     matches!(e, EngineError::Cluster(ClusterError::Api { code: 500, .. }))
 }
 
-fn lock_api(e: &EngineError) -> bool {
-    matches!(e, EngineError::Lock(LockError::Api { .. }))
-}
-
-fn broken_store() -> Fault {
+fn etcd_timeout() -> Fault {
     Fault::api(500, "etcdserver: request timed out")
 }
 
+fn internal() -> Fault {
+    Fault::api(500, "InternalError")
+}
+
 const ROWS: &[Row] = &[
-    row("save 2 fails (entering CreatingGreen)", |s| { s.fail_nth("save", 2, broken_store()); }, store_io),
-    row("save 4 fails", |s| { s.fail_nth("save", 4, broken_store()); }, store_io),
-    row("save 7 fails", |s| { s.fail_nth("save", 7, broken_store()); }, store_io),
-    row("save 10 fails", |s| { s.fail_nth("save", 10, broken_store()); }, store_io),
-    row("save 14 fails", |s| { s.fail_nth("save", 14, broken_store()); }, store_io),
-    row("save 6 is written but its answer is lost", |s| { s.fail_nth_after("save", 6, broken_store()); }, store_io),
-    row("version 5 fails (polling requests)", |s| { s.fail_nth("version", 5, broken_store()); }, store_io),
-    row("set_cordon 2 answers 500", |s| { s.fail_nth("set_cordon", 2, Fault::api(500, "InternalError")); }, cluster_api),
-    row("live 2 answers 500", |s| { s.fail_nth("live", 2, Fault::api(500, "InternalError")); }, cluster_api),
-    row(
-        "freeze_autoscaling fails for good",
-        |s| { s.fail_from("freeze_autoscaling", 1, Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage")); },
-        |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Failed && p.message.contains("garbage")),
-    ),
-    row(
-        "pool_status throttled past every retry",
-        |s| { s.fail_from("pool_status", 1, Fault::provider(ErrorKind::Transient, "throttled")); },
-        |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Transient),
-    ),
-    row("renew 6 answers 500", |s| { s.fail_nth("renew", 6, Fault::api(500, "InternalError")); }, lock_api),
+    row("save 2 fails (entering CreatingGreen)", "save", 2, etcd_timeout, store_io),
+    row("save 4 fails", "save", 4, etcd_timeout, store_io),
+    row("save 7 fails", "save", 7, etcd_timeout, store_io),
+    row("save 10 fails", "save", 10, etcd_timeout, store_io),
+    row("save 14 fails", "save", 14, etcd_timeout, store_io),
+    Row { timing: Timing::After, ..row("save 6 is written but its answer is lost", "save", 6, etcd_timeout, store_io) },
+    row("version 5 fails (polling requests)", "version", 5, etcd_timeout, store_io),
+    row("set_cordon 2 answers 500", "set_cordon", 2, internal, cluster_api),
+    row("live 2 answers 500", "live", 2, internal, cluster_api),
+    Row {
+        calls: Calls::From(1),
+        ..row(
+            "freeze_autoscaling fails for good",
+            "freeze_autoscaling",
+            1,
+            || Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage"),
+            |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Failed && p.message.contains("garbage")),
+        )
+    },
+    Row {
+        calls: Calls::From(1),
+        ..row(
+            "pool_status throttled past every retry",
+            "pool_status",
+            1,
+            || Fault::provider(ErrorKind::Transient, "throttled"),
+            |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Transient),
+        )
+    },
+    row("renew 6 answers 500", "renew", 6, internal, |e| matches!(e, EngineError::Lock(LockError::Api { .. }))),
     Row {
         recorded_failed: false,
         ..row(
             "renew 6: the lease was lost",
-            |s| { s.fail_nth("renew", 6, Fault::lease_lost("it is now held by thief/9")); },
+            "renew",
+            6,
+            || Fault::lease_lost("it is now held by thief/9"),
             |e| matches!(e, EngineError::Lock(LockError::Lost { .. })),
         )
     },
@@ -75,7 +97,7 @@ async fn faults_that_stop_the_run_leave_it_resumable() {
     for row in ROWS {
         let r = cluster();
         let ports = Ports::new(&r);
-        (row.arm)(&ports.script);
+        ports.script.fail(row.op, row.calls, row.timing, (row.fault)());
         let plan = r.plan(&super::super::harness::policy()).await;
         let err = ports.engine(&r, "agent").start(plan).await.expect_err(row.name);
         assert!((row.error)(&err), "{}: stopped with {err:?}", row.name);
