@@ -4,12 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use poolshift::engine::Engine;
+use poolshift::engine::{Engine, EngineError, Outcome};
 use poolshift::kube::KubeCluster;
-use poolshift::ports::fake::{Call, MemoryLock, MemoryStore, Script, ScriptedCluster, ScriptedProvider};
+use poolshift::ports::fake::{
+    Call, Calls, Fault, MemoryLock, MemoryStore, Script, ScriptedCluster, ScriptedProvider, Timing,
+};
 use poolshift_provider_sim::SimProvider;
 
-use super::super::harness::{Rig, rig, scenario};
+use super::super::harness::{Rig, policy, rig, scenario};
 
 pub const GREEN: &str = "blue-v1-31-4";
 
@@ -21,6 +23,42 @@ pub fn cluster() -> Rig {
   - {kind: StatefulSet, name: db, namespace: data, replicas: 3, requests: {cpu: 100m, memory: 64Mi}, pdb: {max_unavailable: 1}}",
         "",
     ))
+}
+
+/// One scripted fault: calls `calls` of `op` answered with `fault`, instead of or after the real call.
+#[derive(Clone, Copy)]
+pub struct Inject {
+    pub op: &'static str,
+    pub calls: Calls,
+    pub timing: Timing,
+    pub fault: fn() -> Fault,
+}
+
+impl Inject {
+    /// `calls` of `op` fail with `fault` instead of being made.
+    pub const fn on(op: &'static str, calls: Calls, fault: fn() -> Fault) -> Self {
+        Self { op, calls, timing: Timing::Instead, fault }
+    }
+
+    /// Call `n` of `op` fails with `fault` instead of being made.
+    pub const fn nth(op: &'static str, n: u64, fault: fn() -> Fault) -> Self {
+        Self::on(op, Calls::Nth(n), fault)
+    }
+
+    /// The call is made, then its answer is replaced by the fault (the answer was lost).
+    pub const fn after(self) -> Self {
+        Self { timing: Timing::After, ..self }
+    }
+}
+
+/// A fresh cluster and ports with `inject` scripted, and the outcome of a first agent's upgrade of it.
+pub async fn upgrade_with(inject: &Inject) -> (Rig, Ports, Result<Outcome, EngineError>) {
+    let r = cluster();
+    let ports = Ports::new(&r);
+    ports.script.fail(inject.op, inject.calls, inject.timing, (inject.fault)());
+    let plan = r.plan(&policy()).await;
+    let out = ports.engine(&r, "agent").start(plan).await;
+    (r, ports, out)
 }
 
 pub struct Ports {

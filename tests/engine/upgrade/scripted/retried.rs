@@ -6,106 +6,100 @@ use std::time::Duration;
 use poolshift::engine::Outcome;
 use poolshift::model::checkpoint::RunStatus;
 use poolshift::ports::EvictOutcome;
-use poolshift::ports::fake::{Calls, Fault, Script, Timing};
+use poolshift::ports::fake::{Call, Calls, Fault, Script};
 use poolshift_provider_api::ErrorKind;
 
-use super::ports::{Ports, cluster};
+use super::ports::{Inject, upgrade_with};
 
 struct Row {
     name: &'static str,
-    op: &'static str,
-    calls: Calls,
-    timing: Timing,
-    fault: fn() -> Fault,
+    inject: Inject,
     /// The retry comes no sooner than this after the failed call (the server's Retry-After).
     waits: Duration,
     /// Whether the retry has the same argument (a checkpoint save retries with the next seq).
     same_arg: bool,
 }
 
-const fn row(name: &'static str, op: &'static str, calls: Calls, fault: fn() -> Fault) -> Row {
-    Row { name, op, calls, timing: Timing::Instead, fault, waits: Duration::ZERO, same_arg: true }
+const fn row(name: &'static str, inject: Inject) -> Row {
+    Row { name, inject, waits: Duration::ZERO, same_arg: true }
+}
+
+impl Row {
+    const fn waits(self, secs: u64) -> Self {
+        Row { waits: Duration::from_secs(secs), ..self }
+    }
+
+    const fn other_arg(self) -> Self {
+        Row { same_arg: false, ..self }
+    }
 }
 
 fn transient() -> Fault {
     Fault::provider(ErrorKind::Transient, "the provider API is throttling (scripted)")
 }
 
+fn reset() -> Fault {
+    Fault::transport("connection reset by peer")
+}
+
 const ROWS: &[Row] = &[
-    row("evict 3 answers 503", "evict", Calls::Nth(3), || Fault::evict_unavailable(None)),
-    Row {
-        waits: Duration::from_secs(7),
-        ..row("evict 3 answers 503 with Retry-After 7s", "evict", Calls::Nth(3), || {
-            Fault::evict_unavailable(Some(Duration::from_secs(7)))
-        })
-    },
-    Row {
-        waits: Duration::from_secs(9),
-        ..row("evict 3 answers 429 with Retry-After 9s", "evict", Calls::Nth(3), || {
-            Fault::evict_throttled(Some(Duration::from_secs(9)))
-        })
-    },
-    row("evicts 2 to 6 answer 429", "evict", Calls::Range(2, 6), || Fault::evict_throttled(None)),
-    row("evict 3 loses its connection", "evict", Calls::Nth(3), || Fault::transport("connection reset by peer")),
-    row("evict 3 answers 500", "evict", Calls::Nth(3), || Fault::api(500, "InternalError")),
-    row("evict 3 answers 429 DisruptionBudget", "evict", Calls::Nth(3), || {
-        Fault::evict(EvictOutcome::Budget {
-            message: "Cannot evict pod as it would violate the pod's disruption budget (scripted)".into(),
-            retry_after: None,
-        })
-    }),
-    Row {
-        timing: Timing::After,
-        ..row("evict 3 is done but its answer is lost", "evict", Calls::Nth(3), || Fault::transport("timeout"))
-    },
-    row("create_pool 1 is throttled", "create_pool", Calls::Nth(1), transient),
-    row("create_pools 1 to 3 are throttled", "create_pool", Calls::Range(1, 3), transient),
-    Row {
-        timing: Timing::After,
-        ..row("create_pool 1 is done but its answer is lost", "create_pool", Calls::Nth(1), transient)
-    },
-    row("pool_status 2 is throttled", "pool_status", Calls::Nth(2), transient),
-    row("freeze_autoscaling 1 is throttled", "freeze_autoscaling", Calls::Nth(1), transient),
-    row("describe_pool 1 answers 503", "describe_pool", Calls::Nth(1), || Fault::api(503, "ServiceUnavailable")),
-    row("delete_pool 1 is throttled", "delete_pool", Calls::Nth(1), transient),
-    Row {
-        timing: Timing::After,
-        ..row("delete_pool 1 is done but its answer is lost", "delete_pool", Calls::Nth(1), transient)
-    },
-    Row { same_arg: false, ..row("save 4 conflicts", "save", Calls::Nth(4), || Fault::Conflict) },
-    Row { same_arg: false, ..row("saves 3 to 5 conflict", "save", Calls::Range(3, 5), || Fault::Conflict) },
+    row("evict 3 answers 503", Inject::nth("evict", 3, || Fault::evict_unavailable(None))),
+    row(
+        "evict 3 answers 503 with Retry-After 7s",
+        Inject::nth("evict", 3, || Fault::evict_unavailable(Some(Duration::from_secs(7)))),
+    )
+    .waits(7),
+    row(
+        "evict 3 answers 429 with Retry-After 9s",
+        Inject::nth("evict", 3, || Fault::evict_throttled(Some(Duration::from_secs(9)))),
+    )
+    .waits(9),
+    row("evicts 2 to 6 answer 429", Inject::on("evict", Calls::Range(2, 6), || Fault::evict_throttled(None))),
+    row("evict 3 loses its connection", Inject::nth("evict", 3, reset)),
+    row("evict 3 answers 500", Inject::nth("evict", 3, || Fault::api(500, "InternalError"))),
+    row(
+        "evict 3 answers 429 DisruptionBudget",
+        Inject::nth("evict", 3, || {
+            Fault::evict(EvictOutcome::Budget {
+                message: "Cannot evict pod as it would violate the pod's disruption budget (scripted)".into(),
+                retry_after: None,
+            })
+        }),
+    ),
+    row("evict 3 is done but its answer is lost", Inject::nth("evict", 3, reset).after()),
+    row("create_pool 1 is throttled", Inject::nth("create_pool", 1, transient)),
+    row("create_pools 1 to 3 are throttled", Inject::on("create_pool", Calls::Range(1, 3), transient)),
+    row("create_pool 1 is done but its answer is lost", Inject::nth("create_pool", 1, transient).after()),
+    row("pool_status 2 is throttled", Inject::nth("pool_status", 2, transient)),
+    row("freeze_autoscaling 1 is throttled", Inject::nth("freeze_autoscaling", 1, transient)),
+    row("describe_pool 1 answers 503", Inject::nth("describe_pool", 1, || Fault::api(503, "ServiceUnavailable"))),
+    row("delete_pool 1 is throttled", Inject::nth("delete_pool", 1, transient)),
+    row("delete_pool 1 is done but its answer is lost", Inject::nth("delete_pool", 1, transient).after()),
+    row("save 4 conflicts", Inject::nth("save", 4, || Fault::Conflict)).other_arg(),
+    row("saves 3 to 5 conflict", Inject::on("save", Calls::Range(3, 5), || Fault::Conflict)).other_arg(),
 ];
 
 /// Every failed call of `row` was made again later (the same object unless the row says otherwise), no
 /// sooner than the row's wait.
-fn assert_retried(script: &Script, failed: &[poolshift::ports::fake::Call], row: &Row) {
-    let calls = script.calls(row.op);
+fn assert_retried(script: &Script, failed: &[Call], row: &Row) {
+    let calls = script.calls(row.inject.op);
     for f in failed {
         let again = calls.iter().find(|c| c.seq > f.seq && (!row.same_arg || c.arg == f.arg) && c.fault.is_none());
         let Some(again) = again else {
-            panic!("{}: call {} of {} ({}) was never made again: {calls:?}", row.name, f.n, row.op, f.arg)
+            panic!("{}: call {} of {} ({}) was never made again: {calls:?}", row.name, f.n, f.op, f.arg)
         };
-        assert!(
-            again.at.duration_since(f.at) >= row.waits,
-            "{}: retried {:?} after the failure, sooner than {:?}",
-            row.name,
-            again.at.duration_since(f.at),
-            row.waits
-        );
+        let after = again.at.duration_since(f.at);
+        assert!(after >= row.waits, "{}: retried {after:?} after the failure, sooner than {:?}", row.name, row.waits);
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn faults_answered_by_retrying_end_done() {
     for row in ROWS {
-        let r = cluster();
-        let ports = Ports::new(&r);
-        ports.script.fail(row.op, row.calls, row.timing, (row.fault)());
-        let plan = r.plan(&super::super::harness::policy()).await;
-        let out = ports.engine(&r, "agent").start(plan).await;
+        let (r, ports, out) = upgrade_with(&row.inject).await;
         assert!(matches!(out, Ok(Outcome::Done(_))), "{}: {out:?}", row.name);
         let failed = ports.fired(row.name);
-        assert!(failed.iter().all(|c| c.op == row.op), "{}: {failed:?}", row.name);
+        assert!(failed.iter().all(|c| c.op == row.inject.op), "{}: {failed:?}", row.name);
         assert_retried(&ports.script, &failed, row);
         assert_eq!(ports.checkpoint().await.status, RunStatus::Done, "{}", row.name);
         ports.assert_invariants(&r, row.name);

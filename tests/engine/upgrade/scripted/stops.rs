@@ -4,33 +4,23 @@
 
 use poolshift::engine::{EngineError, Outcome};
 use poolshift::model::checkpoint::RunStatus;
-use poolshift::ports::fake::{Calls, Fault, Timing};
+use poolshift::ports::fake::{Calls, Fault};
 use poolshift::ports::{ClusterError, LockError, StoreError};
 use poolshift_provider_api::ErrorKind;
 
-use super::ports::{Ports, cluster};
+use super::ports::{Inject, upgrade_with};
 
 struct Row {
     name: &'static str,
-    op: &'static str,
-    calls: Calls,
-    timing: Timing,
-    fault: fn() -> Fault,
+    inject: Inject,
     /// The error the run stops with.
     error: fn(&EngineError) -> bool,
     /// Recorded as failed (a lost lease leaves the checkpoint to whoever holds the lease now).
     recorded_failed: bool,
 }
 
-/// Call `n` of `op` fails with `fault`.
-const fn row(
-    name: &'static str,
-    op: &'static str,
-    n: u64,
-    fault: fn() -> Fault,
-    error: fn(&EngineError) -> bool,
-) -> Row {
-    Row { name, op, calls: Calls::Nth(n), timing: Timing::Instead, fault, error, recorded_failed: true }
+const fn row(name: &'static str, inject: Inject, error: fn(&EngineError) -> bool) -> Row {
+    Row { name, inject, error, recorded_failed: true }
 }
 
 fn store_io(e: &EngineError) -> bool {
@@ -50,43 +40,35 @@ fn internal() -> Fault {
 }
 
 const ROWS: &[Row] = &[
-    row("save 2 fails (entering CreatingGreen)", "save", 2, etcd_timeout, store_io),
-    row("save 4 fails", "save", 4, etcd_timeout, store_io),
-    row("save 7 fails", "save", 7, etcd_timeout, store_io),
-    row("save 10 fails", "save", 10, etcd_timeout, store_io),
-    row("save 14 fails", "save", 14, etcd_timeout, store_io),
-    Row { timing: Timing::After, ..row("save 6 is written but its answer is lost", "save", 6, etcd_timeout, store_io) },
-    row("version 5 fails (polling requests)", "version", 5, etcd_timeout, store_io),
-    row("set_cordon 2 answers 500", "set_cordon", 2, internal, cluster_api),
-    row("live 2 answers 500", "live", 2, internal, cluster_api),
-    Row {
-        calls: Calls::From(1),
-        ..row(
-            "freeze_autoscaling fails for good",
-            "freeze_autoscaling",
-            1,
-            || Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage"),
-            |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Failed && p.message.contains("garbage")),
-        )
-    },
-    Row {
-        calls: Calls::From(1),
-        ..row(
-            "pool_status throttled past every retry",
-            "pool_status",
-            1,
-            || Fault::provider(ErrorKind::Transient, "throttled"),
-            |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Transient),
-        )
-    },
-    row("renew 6 answers 500", "renew", 6, internal, |e| matches!(e, EngineError::Lock(LockError::Api { .. }))),
+    row("save 2 fails (entering CreatingGreen)", Inject::nth("save", 2, etcd_timeout), store_io),
+    row("save 4 fails", Inject::nth("save", 4, etcd_timeout), store_io),
+    row("save 7 fails", Inject::nth("save", 7, etcd_timeout), store_io),
+    row("save 10 fails", Inject::nth("save", 10, etcd_timeout), store_io),
+    row("save 14 fails", Inject::nth("save", 14, etcd_timeout), store_io),
+    row("save 6 is written but its answer is lost", Inject::nth("save", 6, etcd_timeout).after(), store_io),
+    row("version 5 fails (polling requests)", Inject::nth("version", 5, etcd_timeout), store_io),
+    row("set_cordon 2 answers 500", Inject::nth("set_cordon", 2, internal), cluster_api),
+    row("live 2 answers 500", Inject::nth("live", 2, internal), cluster_api),
+    row(
+        "freeze_autoscaling fails for good",
+        Inject::on("freeze_autoscaling", Calls::From(1), || {
+            Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage")
+        }),
+        |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Failed && p.message.contains("garbage")),
+    ),
+    row(
+        "pool_status throttled past every retry",
+        Inject::on("pool_status", Calls::From(1), || Fault::provider(ErrorKind::Transient, "throttled")),
+        |e| matches!(e, EngineError::Provider(p) if p.kind == ErrorKind::Transient),
+    ),
+    row("renew 6 answers 500", Inject::nth("renew", 6, internal), |e| {
+        matches!(e, EngineError::Lock(LockError::Api { .. }))
+    }),
     Row {
         recorded_failed: false,
         ..row(
             "renew 6: the lease was lost",
-            "renew",
-            6,
-            || Fault::lease_lost("it is now held by thief/9"),
+            Inject::nth("renew", 6, || Fault::lease_lost("it is now held by thief/9")),
             |e| matches!(e, EngineError::Lock(LockError::Lost { .. })),
         )
     },
@@ -95,11 +77,8 @@ const ROWS: &[Row] = &[
 #[tokio::test(start_paused = true)]
 async fn faults_that_stop_the_run_leave_it_resumable() {
     for row in ROWS {
-        let r = cluster();
-        let ports = Ports::new(&r);
-        ports.script.fail(row.op, row.calls, row.timing, (row.fault)());
-        let plan = r.plan(&super::super::harness::policy()).await;
-        let err = ports.engine(&r, "agent").start(plan).await.expect_err(row.name);
+        let (r, ports, out) = upgrade_with(&row.inject).await;
+        let err = out.expect_err(row.name);
         assert!((row.error)(&err), "{}: stopped with {err:?}", row.name);
         ports.fired(row.name);
         let cp = ports.checkpoint().await;
