@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use poolshift::engine::{Engine, EngineError, Outcome};
 use poolshift::kube::KubeCluster;
+use poolshift::ports::CheckpointStore;
 use poolshift::ports::fake::{
     Call, Calls, Fault, MemoryLock, MemoryStore, Script, ScriptedCluster, ScriptedProvider, Timing,
 };

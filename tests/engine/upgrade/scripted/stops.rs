@@ -5,7 +5,7 @@
 use poolshift::engine::{EngineError, Outcome};
 use poolshift::model::checkpoint::RunStatus;
 use poolshift::ports::fake::{Calls, Fault};
-use poolshift::ports::{ClusterError, LockError, StoreError};
+use poolshift::ports::{ClusterError, Lock, LockError, StoreError};
 use poolshift_provider_api::ErrorKind;
 
 use super::ports::{Inject, upgrade_with};

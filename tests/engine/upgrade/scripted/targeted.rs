@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use poolshift::engine::{EngineError, Outcome, StepPoint};
 use poolshift::model::checkpoint::{Phase, RunStatus};
 use poolshift::ports::fake::Fault;
-use poolshift::ports::{LockError, StoreError};
+use poolshift::ports::{CheckpointStore, Lock, LockError, StoreError};
 use poolshift_provider_api::ErrorKind;
 
 use super::super::harness::policy;
