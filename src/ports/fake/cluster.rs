@@ -30,12 +30,12 @@ impl ScriptedCluster {
 
 /// The port's error for `fault` on `operation` of `object`.
 fn error(fault: &Fault, operation: &str, object: &str) -> ClusterError {
-    let (operation, object, message) = (operation.to_string(), object.to_string(), fault.describe());
+    let (operation, object) = (operation.to_string(), object.to_string());
     match fault {
         Fault::Api { code, reason } => {
-            ClusterError::Api { operation, object, code: *code, reason: reason.clone(), message }
+            ClusterError::Api { operation, object, code: *code, reason: reason.clone(), message: "(scripted)".into() }
         }
-        _ => ClusterError::Transport { operation, object, message },
+        _ => ClusterError::Transport { operation, object, message: fault.describe() },
     }
 }
 
