@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod clock;
 pub mod cluster;
+pub mod fake;
 pub mod lock;
 pub mod report;
 

@@ -10,3 +10,4 @@ mod green_unrecorded;
 mod harness;
 mod landing_back;
 mod lifecycle;
+mod scripted;

@@ -5,10 +5,8 @@ use std::sync::Arc;
 
 use poolshift::engine::{EngineError, Outcome};
 use poolshift::model::checkpoint::{Phase, RunStatus};
-use poolshift_provider_api::{
-    AutoscalingSettings, CreateToken, ErrorKind, NodeMatcher, OfferedVersions, PoolDescription, PoolSpec, PoolStatus,
-    Provider, ProviderError,
-};
+use poolshift::ports::fake::{Fault, Script, ScriptedProvider};
+use poolshift_provider_api::ErrorKind;
 use poolshift_provider_sim::SimProvider;
 
 use super::harness::{policy, rig, scenario};
@@ -34,42 +32,6 @@ async fn upgrade_completes_through_api_throttling_and_errors() {
     r.assert_safe();
 }
 
-/// The sim provider, with `freeze_autoscaling` failing for good (not a transient error: no retry).
-struct BrokenFreeze {
-    inner: SimProvider,
-}
-
-#[async_trait::async_trait]
-impl Provider for BrokenFreeze {
-    fn kind(&self) -> &str {
-        self.inner.kind()
-    }
-    async fn describe_pool(&self, pool: &str) -> Result<PoolDescription, ProviderError> {
-        self.inner.describe_pool(pool).await
-    }
-    async fn versions(&self) -> Result<OfferedVersions, ProviderError> {
-        self.inner.versions().await
-    }
-    async fn create_pool(&self, spec: &PoolSpec, token: &CreateToken) -> Result<PoolStatus, ProviderError> {
-        self.inner.create_pool(spec, token).await
-    }
-    async fn pool_status(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError> {
-        self.inner.pool_status(pool).await
-    }
-    async fn delete_pool(&self, pool: &str) -> Result<Option<PoolStatus>, ProviderError> {
-        self.inner.delete_pool(pool).await
-    }
-    async fn freeze_autoscaling(&self, _: &str) -> Result<AutoscalingSettings, ProviderError> {
-        Err(ProviderError::new("sim", "freeze", ErrorKind::Failed, "the autoscaling API answered garbage"))
-    }
-    async fn restore_autoscaling(&self, pool: &str, prior: &AutoscalingSettings) -> Result<(), ProviderError> {
-        self.inner.restore_autoscaling(pool, prior).await
-    }
-    fn node_matcher(&self, pool: &str) -> NodeMatcher {
-        self.inner.node_matcher(pool)
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_run_stopped_by_an_error_is_recorded_as_failed_and_resume_continues_it() {
     let yaml = scenario(
@@ -79,12 +41,21 @@ async fn a_run_stopped_by_an_error_is_recorded_as_failed_and_resume_continues_it
     );
     let r = rig(&yaml);
     let plan = r.plan(&policy()).await;
-    let broken = r.session_with("agent-1", Arc::new(BrokenFreeze { inner: SimProvider::new(r.client.clone()) }));
+    // `freeze_autoscaling` fails for good (not a transient error: no retry).
+    let script = Arc::new(Script::new());
+    script.fail_from(
+        "freeze_autoscaling",
+        1,
+        Fault::provider(ErrorKind::Failed, "the autoscaling API answered garbage"),
+    );
+    let broken = ScriptedProvider::new(Arc::new(SimProvider::new(r.client.clone())), script.clone());
+    let broken = r.session_with("agent-1", Arc::new(broken));
     let err = broken.engine.start(plan).await.unwrap_err();
     assert!(matches!(err, EngineError::Provider(_)), "{err}");
     let cp = r.checkpoint().await;
     let RunStatus::Failed(reason) = &cp.status else { panic!("the run is recorded as failed: {:?}", cp.status) };
     assert!(reason.contains("the autoscaling API answered garbage"), "{reason}");
+    assert_eq!(script.count("freeze_autoscaling"), 1, "a failure that is not transient is not retried");
     assert_eq!(cp.phase, Phase::CordoningBlue);
     assert_eq!(r.session("reader").engine.lock.holder().await.unwrap(), None, "the lease is released");
 

@@ -149,6 +149,16 @@ impl Rig {
             .collect()
     }
 
+    /// Nodes cordoned now (`spec.unschedulable`), by name.
+    pub fn cordoned(&self) -> Vec<String> {
+        let st = self.sim.store().lock();
+        st.nodes
+            .iter()
+            .filter(|n| n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false))
+            .filter_map(|n| n.metadata.name.clone())
+            .collect()
+    }
+
     /// The run's checkpoint as stored now.
     pub async fn checkpoint(&self) -> poolshift::model::checkpoint::Checkpoint {
         self.session("reader").engine.store.load().await.expect("load").expect("a checkpoint").checkpoint
