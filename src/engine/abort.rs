@@ -69,8 +69,9 @@ impl Engine {
     }
 
     async fn abort_run(&self) -> Result<Vec<LeftBehind>, EngineError> {
-        let mut st = self.load_required("abort").await?;
+        let st = self.load_required("abort").await?;
         let mut left = Vec::new();
+        let mut found_unrecorded = false;
         let name = st.checkpoint.green.name.clone();
         let recorded = st.checkpoint.green.created;
         if green_may_exist(&st.checkpoint) {
@@ -81,11 +82,7 @@ impl Engine {
                         || s.version.parse::<Version>().ok()
                             == st.checkpoint.plan.green.version.parse::<Version>().ok();
                     if ours {
-                        if !recorded {
-                            st.checkpoint.green.created = true;
-                            let now = self.now();
-                            st.checkpoint.note(&now, format!("abort found green pool {name} the run had not recorded"));
-                        }
+                        found_unrecorded = !recorded;
                         left.push(LeftBehind::GreenPool { name: name.clone(), state: s.state, recorded });
                     }
                 }
@@ -110,10 +107,18 @@ impl Engine {
             };
             left.push(LeftBehind::AutoscalingFrozen { pool, now, restore: prior.clone() });
         }
-        st.checkpoint.status = RunStatus::Aborted;
         let now = self.now();
-        st.checkpoint.note(&now, format!("aborted by {}", self.holder));
-        self.save(&mut st).await?;
+        let by = self.holder.clone();
+        self.update_from_outside(|cp| {
+            if found_unrecorded {
+                cp.green.created = true;
+                cp.note(&now, format!("abort found green pool {name} the run had not recorded"));
+            }
+            cp.status = RunStatus::Aborted;
+            cp.note(&now, format!("aborted by {by}"));
+            Ok(())
+        })
+        .await?;
         Ok(left)
     }
 }

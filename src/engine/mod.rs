@@ -287,26 +287,49 @@ impl Engine {
         self.request(|cp, r| cp.requests.pause = Some(r)).await
     }
 
-    async fn request(&self, set: impl Fn(&mut Checkpoint, Request) + Send) -> Result<(), EngineError> {
-        for _ in 0..5 {
-            let mut st = self.load_required("signal").await?;
-            if st.checkpoint.finished() {
+    async fn request(&self, set: impl Fn(&mut Checkpoint, Request) + Send + Sync) -> Result<(), EngineError> {
+        let by = self.holder.clone();
+        let at = self.now();
+        self.update_from_outside(|cp| {
+            if cp.finished() {
                 return Err(EngineError::Finished {
-                    run: st.checkpoint.run_id.clone(),
-                    pool: st.checkpoint.pool.clone(),
-                    status: st.checkpoint.status.clone(),
+                    run: cp.run_id.clone(),
+                    pool: cp.pool.clone(),
+                    status: cp.status.clone(),
                     action: "signal".into(),
                 });
             }
-            set(&mut st.checkpoint, Request { by: self.holder.clone(), at: self.now() });
-            match self.save(&mut st).await {
-                Ok(()) => return Ok(()),
-                Err(EngineError::Store(StoreError::Conflict { .. })) => continue,
-                Err(e) => return Err(e),
+            set(cp, Request { by: by.clone(), at: at.clone() });
+            Ok(())
+        })
+        .await
+    }
+
+    /// A change by a process that does not run the pool (a pause or rollback request, an abort): read the
+    /// checkpoint, apply `change`, write it back with compare-and-swap. When the running agent wrote in
+    /// between, the change is applied again to what it wrote: the agent's progress is never replaced by the
+    /// older copy this process read.
+    pub(crate) async fn update_from_outside(
+        &self,
+        mut change: impl FnMut(&mut Checkpoint) -> Result<(), EngineError> + Send,
+    ) -> Result<(), EngineError> {
+        const ATTEMPTS: usize = 10;
+        for _ in 0..ATTEMPTS {
+            let mut st = self.load_required("update").await?;
+            change(&mut st.checkpoint)?;
+            st.checkpoint.seq += 1;
+            st.checkpoint.updated_at = self.now();
+            match self.store.save(&st.checkpoint, Some(&st.version)).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict { .. } | StoreError::Stale { .. }) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(StoreError::Conflict { location: self.store.location(), expected: "(changed five times in a row)".into() }
-            .into())
+        Err(StoreError::Conflict {
+            location: self.store.location(),
+            expected: format!("(changed by the running agent {ATTEMPTS} times in a row)"),
+        }
+        .into())
     }
 
     /// Records and reports that this agent took the pool over from `previous`, whose lease had expired.
@@ -362,7 +385,8 @@ impl Engine {
                     st.version = v;
                     return Ok(());
                 }
-                Err(StoreError::Conflict { .. }) => self.merge_remote(st).await?,
+                // Another process wrote a request (or an abort) since: take it, keep this run's progress.
+                Err(StoreError::Conflict { .. } | StoreError::Stale { .. }) => self.merge_remote(st).await?,
                 Err(e) => return Err(e.into()),
             }
         }

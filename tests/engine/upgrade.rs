@@ -10,4 +10,5 @@ mod green_unrecorded;
 mod harness;
 mod landing_back;
 mod lifecycle;
+mod outside_writes;
 mod scripted;
