@@ -8,6 +8,7 @@ mod kubectl;
 mod onprem;
 mod plan;
 mod plan_file;
+mod runbooks;
 mod sim_serve;
 mod support;
 mod upgrade;

@@ -30,7 +30,7 @@ pub(crate) fn kube_error(op: &str, verb: &str, resource: &str, e: kube::Error) -
     };
     if kind == ErrorKind::Permission {
         return ProviderError::new(KIND, op, kind, format!("not allowed to {verb} {resource}: {detail}"))
-            .with_hint(format!("grant the identity poolshift runs as `{verb}` on {resource} (RBAC)"));
+            .with_hint(format!("grant the identity poolshift runs as `{verb}` on {resource} (RBAC) (runbook: permissions)"));
     }
     ProviderError::new(KIND, op, kind, format!("{verb} {resource}: {detail}"))
 }

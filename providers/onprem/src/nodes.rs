@@ -127,7 +127,7 @@ pub fn kube_error(provider: &str, op: &str, what: &str, e: kube::Error) -> Provi
         kube::Error::Api(s) => match s.code {
             401 | 403 => (
                 ErrorKind::Permission,
-                Some("grant poolshift's identity get/list on nodes (see the RBAC in the README)"),
+                Some("grant poolshift's identity list on nodes (runbook: permissions)"),
             ),
             404 => (ErrorKind::NotFound, None),
             409 => (ErrorKind::Conflict, None),
