@@ -81,7 +81,7 @@ pub enum CliError {
 /// Another agent holds the pool: who, since when it renewed, when its lease expires, what to do.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at}) (runbook: pause-resume)"
+    "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {status_args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at}) (runbook: pause-resume)"
 )]
 pub struct Busy {
     pub pool: String,
@@ -92,6 +92,8 @@ pub struct Busy {
     pub expires_at: String,
     /// `-c FILE [--pool NAME]` for the hints.
     pub args: String,
+    /// `-c FILE` for the `status` hint.
+    pub status_args: String,
 }
 
 impl CliError {
