@@ -59,7 +59,9 @@ pub fn render(outcome: &Outcome, pool: &str, args: &str) -> String {
         }
         Outcome::RolledBack => format!("rolled back: pool {pool} is back in service, the green pool is deleted\n"),
         Outcome::Aborted => {
-            format!("aborted: the run of pool {pool} was ended by `poolshift abort`; the cluster is left as it is {ROLLBACK}\n")
+            format!(
+                "aborted: the run of pool {pool} was ended by `poolshift abort`; the cluster is left as it is {ROLLBACK}\n"
+            )
         }
         Outcome::Failed(reason) => format!(
             "failed: {reason}\n`poolshift resume {args}` retries from the checkpoint; `poolshift rollback {args}` undoes the upgrade {PAUSE_RESUME}\n"
@@ -109,7 +111,11 @@ mod tests {
             ("batch 2 of 3: the cluster no longer matches reviewed plan ab12: ...", vec![], PLAN_DRIFT),
             ("creating green pool g failed: eks create failed (Permission): AccessDenied", vec![], PERMISSIONS),
             ("green pool g: 1 of 3 nodes Ready after the green ready timeout", vec![], ROLLBACK),
-            ("rollback: green pool g cannot be drained; resolve and `poolshift rollback` again", vec![budget], ROLLBACK),
+            (
+                "rollback: green pool g cannot be drained; resolve and `poolshift rollback` again",
+                vec![budget],
+                ROLLBACK,
+            ),
         ];
         for (reason, blockers, want) in cases {
             assert_eq!(blocked_runbook(reason, &blockers), want, "{reason}");
@@ -119,7 +125,8 @@ mod tests {
     #[test]
     fn outcomes_that_wait_for_an_operator_name_a_runbook() {
         let args = "-c prod.yaml";
-        let blocked = Outcome::Blocked { reason: "batch 1 of 2: drain timeout reached".into(), blockers: vec![blocker("x")] };
+        let blocked =
+            Outcome::Blocked { reason: "batch 1 of 2: drain timeout reached".into(), blockers: vec![blocker("x")] };
         for (outcome, id) in [
             (Outcome::Paused("paused by ops/1".into()), PAUSE_RESUME),
             (Outcome::Failed("eks delete failed".into()), PAUSE_RESUME),

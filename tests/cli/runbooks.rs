@@ -27,7 +27,8 @@ fn ids_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
     text.match_indices(marker)
         .map(|(i, _)| {
             let rest = &text[i + marker.len()..];
-            let end = rest.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());
+            let end =
+                rest.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());
             &rest[..end]
         })
         .filter(|id| !id.is_empty())
@@ -69,7 +70,8 @@ fn runbook_files(root: &Path) -> BTreeSet<String> {
 
 #[test]
 fn ids_are_read_from_messages() {
-    let text = r#"no terminal: pass --yes (runbook: scheduled-upgrades)", "see runbooks/pdb-blocked.md", "(runbook: ")"#;
+    let text =
+        r#"no terminal: pass --yes (runbook: scheduled-upgrades)", "see runbooks/pdb-blocked.md", "(runbook: ")"#;
     assert_eq!(ids_after(text, "runbook: "), ["scheduled-upgrades"]);
     assert_eq!(ids_after(text, "runbooks/"), ["pdb-blocked"]);
 }
@@ -88,8 +90,7 @@ fn every_runbook_a_message_names_exists_and_is_listed() {
     assert!(ids.len() >= 8, "at least 8 distinct runbooks are named by messages: {:?}", ids.keys());
 
     let readme = std::fs::read_to_string(root.join("runbooks/README.md")).expect("runbooks/README.md");
-    let unlisted: Vec<&String> =
-        files.iter().filter(|id| !readme.contains(&format!("[{id}]({id}.md)"))).collect();
+    let unlisted: Vec<&String> = files.iter().filter(|id| !readme.contains(&format!("[{id}]({id}.md)"))).collect();
     assert!(unlisted.is_empty(), "runbooks missing from the table of runbooks/README.md: {unlisted:?}");
 }
 
