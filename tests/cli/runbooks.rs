@@ -79,8 +79,8 @@ fn ids_are_read_from_messages() {
 #[test]
 fn every_runbook_a_message_names_exists_and_is_listed() {
     let root = repo_root();
-    let ids = referenced_ids(&root);
-    let files = runbook_files(&root);
+    let ids = referenced_ids(root);
+    let files = runbook_files(root);
     let missing: Vec<String> = ids
         .iter()
         .filter(|(id, _)| !files.contains(*id))
