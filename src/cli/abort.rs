@@ -32,7 +32,7 @@ pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
     if report.left.is_empty() {
         out.push_str("Nothing was left behind.\n");
     } else {
-        out.push_str("Left as it is (nothing was deleted, uncordoned or restored):\n");
+        out.push_str("Left as it is (nothing was deleted, uncordoned or restored) (runbook: rollback):\n");
         for l in &report.left {
             out.push_str(&format!("  - {}\n", left(l)));
         }

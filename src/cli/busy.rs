@@ -42,6 +42,7 @@ pub fn busy(lease: &LeaseHolder, now: jiff::Timestamp, run: Option<&str>, select
         age_secs: lease.age(now).as_secs(),
         expires_at: expiry_text(lease.expires_at()),
         args: selected.args(),
+        status_args: selected.file_args(),
     }))
 }
 
@@ -55,6 +56,7 @@ pub fn held(e: LockError, run: Option<&str>, selected: &Selected) -> CliError {
             age_secs: age.as_secs(),
             expires_at: expiry_text(expires_at),
             args: selected.args(),
+            status_args: selected.file_args(),
         })),
         other => CliError::Engine(other.into()),
     }

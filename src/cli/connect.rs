@@ -34,6 +34,11 @@ impl Selected {
         Ok(Self { config, pool, state, file })
     }
 
+    /// `-c FILE` alone, for `status` (which shows every pool of the file and takes no `--pool`).
+    pub fn file_args(&self) -> String {
+        format!("-c {}", self.file.display())
+    }
+
     /// `-c FILE --pool NAME`, for hints that tell the operator what to run next.
     pub fn args(&self) -> String {
         let mut s = format!("-c {}", self.file.display());

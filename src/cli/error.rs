@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use kubesim::scenario::ScenarioError;
+use poolshift_provider_api::ErrorKind;
 
 use crate::cluster_view::ViewError;
 use crate::engine::EngineError;
@@ -28,7 +29,7 @@ pub enum CliError {
     View(#[from] ViewError),
     #[error("writing output: {0}")]
     Output(std::io::Error),
-    #[error("no terminal to ask for confirmation: pass --yes to run unattended")]
+    #[error("no terminal to ask for confirmation: pass --yes to run unattended (runbook: scheduled-upgrades)")]
     NeedsYes,
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
@@ -49,7 +50,7 @@ pub enum CliError {
     #[error(transparent)]
     Cluster(#[from] crate::ports::ClusterError),
     #[error(
-        "pool {pool} has an unfinished run {run} ({status} at phase {phase}): `poolshift resume {args}` continues it, `poolshift rollback {args}` undoes it, `poolshift abort {args}` ends it as it is"
+        "pool {pool} has an unfinished run {run} ({status} at phase {phase}): `poolshift resume {args}` continues it, `poolshift rollback {args}` undoes it, `poolshift abort {args}` ends it as it is (runbook: pause-resume)"
     )]
     Unfinished { pool: String, run: String, phase: String, status: String, args: String },
     #[error(transparent)]
@@ -64,15 +65,15 @@ pub enum CliError {
     Snapshot { path: PathBuf, message: String },
     #[error("{0}")]
     Rehearsal(String),
-    #[error("plan file {}: {message}", .path.display())]
+    #[error("plan file {}: {message} (runbook: plan-drift)", .path.display())]
     PlanFile { path: PathBuf, message: String },
     #[error(
-        "plan {plan_id} ({}) is not executed: {count} material change(s) since it was made (listed above); nothing was changed. Plan again with `poolshift plan --out FILE` and have it reviewed",
+        "plan {plan_id} ({}) is not executed: {count} material change(s) since it was made (listed above); nothing was changed. Plan again with `poolshift plan --out FILE` and have it reviewed (runbook: plan-drift)",
         .path.display()
     )]
     PlanDrift { path: PathBuf, plan_id: String, count: usize },
     #[error(
-        "the plan has {count} blocked pod(s) (listed above): the run would create green, cordon blue and stop at them. Resolve them and plan again, or pass --accept-blockers to start anyway; nothing was changed"
+        "the plan has {count} blocked pod(s) (listed above): the run would create green, cordon blue and stop at them. Resolve them and plan again, or pass --accept-blockers to start anyway; nothing was changed (runbook: plan-drift)"
     )]
     PlanBlockers { count: usize },
 }
@@ -80,7 +81,7 @@ pub enum CliError {
 /// Another agent holds the pool: who, since when it renewed, when its lease expires, what to do.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at})"
+    "pool {pool} is held by agent {holder}{run}: its lease was renewed {age_secs}s ago and expires at {expires_at} unless renewed. Nothing was changed. Wait for that run, follow it with `poolshift status {status_args}`, or stop it at its next safe point with `poolshift pause {args}`; if that agent has died, `poolshift resume {args}` takes over once the lease has expired (after {expires_at}) (runbook: pause-resume)"
 )]
 pub struct Busy {
     pub pool: String,
@@ -91,9 +92,29 @@ pub struct Busy {
     pub expires_at: String,
     /// `-c FILE [--pool NAME]` for the hints.
     pub args: String,
+    /// `-c FILE` for the `status` hint.
+    pub status_args: String,
 }
 
 impl CliError {
+    /// The runbook to name after an error whose text comes from elsewhere (the engine, the provider) and
+    /// does not name one; `None` when the message names its own or none applies.
+    pub fn runbook(&self) -> Option<&'static str> {
+        let named = |text: String| text.contains("(runbook: ");
+        match self {
+            CliError::Engine(EngineError::TooLateToRollBack { .. }) => Some("(runbook: rollback)"),
+            CliError::Engine(EngineError::InProgress { .. } | EngineError::Lock(LockError::Held { .. })) => {
+                Some("(runbook: pause-resume)")
+            }
+            CliError::Engine(EngineError::Provider(e)) if !named(e.to_string()) => match e.kind {
+                ErrorKind::Permission => Some("(runbook: permissions)"),
+                _ if e.provider.starts_with("onprem:") => Some("(runbook: onprem-plugin)"),
+                _ => Some("(runbook: pause-resume)"),
+            },
+            _ => None,
+        }
+    }
+
     pub fn exit(&self) -> Exit {
         match self {
             CliError::Logging(_)

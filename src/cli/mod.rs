@@ -9,7 +9,7 @@ mod connect;
 mod demo;
 pub mod error;
 mod man;
-mod outcome;
+pub mod outcome;
 mod pause;
 mod plan;
 mod plan_file;
@@ -48,7 +48,10 @@ pub fn main(bin_name: &'static str) -> ExitCode {
         Ok(exit) => exit,
         Err(e) => {
             tracing::debug!(error = ?e, "command failed");
-            eprintln!("poolshift: {e}");
+            match e.runbook() {
+                Some(runbook) => eprintln!("poolshift: {e} {runbook}"),
+                None => eprintln!("poolshift: {e}"),
+            }
             e.exit()
         }
     };

@@ -25,7 +25,7 @@ pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
     }
     session.engine.request_pause().await?;
     let msg = format!(
-        "pause requested for run {} of pool {}: the running agent stops at its next safe point (exit code 3); `poolshift resume {}` continues\n",
+        "pause requested for run {} of pool {}: the running agent stops at its next safe point (exit code 3); `poolshift resume {}` continues (runbook: pause-resume)\n",
         cp.run_id,
         cp.pool,
         selected.args()

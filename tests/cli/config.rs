@@ -46,7 +46,10 @@ fn a_bad_config_is_exit_2_with_its_position_and_nothing_is_contacted() {
     // Without a terminal to confirm on, a job must pass --yes: refused before anything is contacted.
     let o = run(&["upgrade", "-c", cluster.config.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert_eq!(stderr(&o), "poolshift: no terminal to ask for confirmation: pass --yes to run unattended\n");
+    assert_eq!(
+        stderr(&o),
+        "poolshift: no terminal to ask for confirmation: pass --yes to run unattended (runbook: scheduled-upgrades)\n"
+    );
     assert_eq!(cluster.recorder()["requests"], before, "the simulator saw no request at all");
 }
 

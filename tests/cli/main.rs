@@ -9,6 +9,7 @@ mod onprem;
 mod plan;
 mod plan_file;
 mod release_target;
+mod runbooks;
 mod sim_serve;
 mod support;
 mod upgrade;

@@ -139,7 +139,7 @@ pub fn hint(kind: ErrorKind, op: &str, attempts: u32) -> String {
             .into(),
         ErrorKind::Permission => format!(
             "the AWS credentials (environment, profile, IRSA, Pod Identity) lack a permission for {op}: grant it to \
-             the role poolshift runs as, then resume"
+             the role poolshift runs as, then resume (runbook: permissions)"
         ),
         ErrorKind::NotFound => "check the region, cluster and pool names in the cluster config".into(),
         ErrorKind::Conflict => "another operation is in progress on it, or the name is taken: wait or remove the \
@@ -196,7 +196,7 @@ where
     let unreachable = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
     let hint = if kind == ErrorKind::Permission && message.contains("credentials") {
         "no usable AWS credentials: set AWS_PROFILE / provider.profile, IRSA or Pod Identity for poolshift's \
-         service account, or the AWS_* environment variables"
+         service account, or the AWS_* environment variables (runbook: permissions)"
             .to_string()
     } else if kind == ErrorKind::Transient && unreachable {
         format!(

@@ -130,8 +130,9 @@ pub(crate) fn hint(kind: ErrorKind, s: &Scope) -> String {
         ),
         ErrorKind::Permission => format!(
             "the Google credentials (Application Default Credentials or workload identity) need \
-             container.nodePools.* and container.operations.get on project {project} (roles/container.clusterAdmin), \
-             and iam.serviceAccounts.actAs on the nodes' service account to create a pool"
+             container.clusters.get, container.clusters.update and container.operations.get on cluster {cluster} in \
+             project {project} (roles/container.clusterAdmin has them), and iam.serviceAccounts.actAs on the nodes' \
+             service account to create a pool (runbook: permissions)"
         ),
         ErrorKind::NotFound => format!(
             "check project {project}, location {location} and cluster {cluster} in the provider settings and the pool \
@@ -184,7 +185,7 @@ pub(crate) fn from_gax(op: &str, e: &GaxError, s: &Scope) -> ProviderError {
     if kind == ErrorKind::Permission {
         err.hint = Some(
             "configure Application Default Credentials: `gcloud auth application-default login`, \
-             GOOGLE_APPLICATION_CREDENTIALS, or workload identity for the pod's service account"
+             GOOGLE_APPLICATION_CREDENTIALS, or workload identity for the pod's service account (runbook: permissions)"
                 .into(),
         );
     }

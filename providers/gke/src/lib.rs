@@ -72,7 +72,7 @@ impl GkeProvider {
             )
             .with_hint(
                 "run `gcloud auth application-default login`, set GOOGLE_APPLICATION_CREDENTIALS to a key file, or \
-                 give the pod a workload identity",
+                 give the pod a workload identity (runbook: permissions)",
             )
         })?;
         Self::with_credentials(settings, credentials).await

@@ -29,8 +29,9 @@ pub(crate) fn kube_error(op: &str, verb: &str, resource: &str, e: kube::Error) -
         _ => (ErrorKind::Transient, e.to_string()),
     };
     if kind == ErrorKind::Permission {
-        return ProviderError::new(KIND, op, kind, format!("not allowed to {verb} {resource}: {detail}"))
-            .with_hint(format!("grant the identity poolshift runs as `{verb}` on {resource} (RBAC)"));
+        return ProviderError::new(KIND, op, kind, format!("not allowed to {verb} {resource}: {detail}")).with_hint(
+            format!("grant the identity poolshift runs as `{verb}` on {resource} (RBAC) (runbook: permissions)"),
+        );
     }
     ProviderError::new(KIND, op, kind, format!("{verb} {resource}: {detail}"))
 }

@@ -126,7 +126,7 @@ impl ExecProvider {
                         ErrorKind::Failed,
                         format!("plugin_path {}: {why}", path.display()),
                     )
-                    .with_hint("point plugin_path at the plugin executable (chmod +x)")
+                    .with_hint("point plugin_path at the plugin executable (chmod +x) (runbook: onprem-plugin)")
                 })?;
                 let name = name.unwrap_or_else(|| {
                     let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -162,7 +162,7 @@ impl ExecProvider {
     fn failed(&self, verb: Verb, what: impl std::fmt::Display, stderr: &str) -> ProviderError {
         self.err(verb, ErrorKind::Failed, format!("plugin {} {what}{}", self.program.display(), stderr_note(stderr)))
             .with_hint(format!(
-                "run it by hand: `{} {}` with the request on stdin (see providers/onprem/PROTOCOL.md)",
+                "run it by hand: `{} {}` with the request on stdin (see providers/onprem/PROTOCOL.md) (runbook: onprem-plugin)",
                 self.program.display(),
                 verb.as_str()
             ))
@@ -313,7 +313,7 @@ fn find_on_path(name: &str, path: Option<std::ffi::OsString>) -> Result<PathBuf,
             if searched.is_empty() { "PATH is empty".to_string() } else { searched.join(", ") }
         ),
     )
-    .with_hint(format!("install {file} in a PATH directory (chmod +x), or set plugin_path")))
+    .with_hint(format!("install {file} in a PATH directory (chmod +x), or set plugin_path (runbook: onprem-plugin)")))
 }
 
 #[async_trait]

@@ -125,10 +125,9 @@ pub async fn list(
 pub fn kube_error(provider: &str, op: &str, what: &str, e: kube::Error) -> ProviderError {
     let (kind, hint) = match &e {
         kube::Error::Api(s) => match s.code {
-            401 | 403 => (
-                ErrorKind::Permission,
-                Some("grant poolshift's identity get/list on nodes (see the RBAC in the README)"),
-            ),
+            401 | 403 => {
+                (ErrorKind::Permission, Some("grant poolshift's identity list on nodes (runbook: permissions)"))
+            }
             404 => (ErrorKind::NotFound, None),
             409 => (ErrorKind::Conflict, None),
             400 | 422 => (ErrorKind::Invalid, None),
