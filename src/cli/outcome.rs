@@ -94,9 +94,15 @@ pub fn exit_code(outcome: &Outcome) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::identity::PdbKey;
 
     fn blocker(reason: &str) -> Blocker {
-        Blocker { pod: "shop/web-1".into(), node: "blue-1".into(), pdb: Some("shop/web".into()), reason: reason.into() }
+        Blocker {
+            pod: "shop/web-1".parse().expect("a pod"),
+            node: "blue-1".into(),
+            pdb: Some(PdbKey::new("shop", "web")),
+            reason: reason.into(),
+        }
     }
 
     #[test]

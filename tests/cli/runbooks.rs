@@ -99,9 +99,9 @@ fn a_blocked_outcome_names_its_runbook() {
     let blocked = Outcome::Blocked {
         reason: "batch 2 of 5: drain timeout reached; resolve the blockers and run `poolshift resume`".into(),
         blockers: vec![Blocker {
-            pod: "shop/web-7d9f-x2k".into(),
+            pod: "shop/web-7d9f-x2k".parse().expect("a pod"),
             node: "blue-3".into(),
-            pdb: Some("shop/web".into()),
+            pdb: Some(poolshift::model::identity::PdbKey::new("shop", "web")),
             reason: "The disruption budget web needs 3 healthy pods and has 3 currently".into(),
         }],
     };
