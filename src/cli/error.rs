@@ -33,8 +33,9 @@ pub enum CliError {
     NeedsYes,
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    /// Boxed: a session error carries versions (with their provider release), which makes it large.
     #[error(transparent)]
-    Session(#[from] crate::session::SessionError),
+    Session(Box<crate::session::SessionError>),
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
     #[error(transparent)]
@@ -154,5 +155,11 @@ impl CliError {
             | CliError::WriteFile { .. }
             | CliError::Rehearsal(_) => Exit::Failed,
         }
+    }
+}
+
+impl From<crate::session::SessionError> for CliError {
+    fn from(e: crate::session::SessionError) -> Self {
+        CliError::Session(Box::new(e))
     }
 }

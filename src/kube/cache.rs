@@ -60,6 +60,9 @@ impl Kind {
 
 /// A watched object, reduced to what the index keeps.
 #[derive(Debug, Clone)]
+// Short-lived (one per watch event, reduced at once into the indexes) and mostly pods: boxing the pod would
+// add an allocation per pod event for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Obj {
     Pod(PodInfo),
     Node(NodeInfo),

@@ -8,8 +8,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The longest release a version carries (kept inline, so that versions stay `Copy`).
-pub const RELEASE_MAX: usize = 40;
+/// The longest release a version carries (kept inline, so that versions stay `Copy`; 24 holds an EKS AMI
+/// release date `20250123` and a GKE build `gke.1256000` with room, and keeps a version at 40 bytes).
+pub const RELEASE_MAX: usize = 24;
 
 /// A provider's build of a kubelet version, named after it: `20250123` in EKS's AMI release version
 /// `1.31.4-20250123`. 1 to [`RELEASE_MAX`] characters of `[0-9A-Za-z.-]`, starting with a letter or digit.
@@ -244,9 +245,14 @@ mod tests {
         assert_eq!((t.kubelet(), t.release()), (Version::new(1, 31, 4), Some("20250123")));
         assert_eq!(t.to_string(), "1.31.4-20250123");
         assert_eq!(Version::parse_target("1.31.4").unwrap().release(), None);
-        for bad in
-            ["1.31", "1.31.4-", "1.31.4-2025/01", "1.31.4--x", "1.x.4-20250123", &format!("1.31.4-{}", "9".repeat(41))]
-        {
+        for bad in [
+            "1.31",
+            "1.31.4-",
+            "1.31.4-2025/01",
+            "1.31.4--x",
+            "1.x.4-20250123",
+            &format!("1.31.4-{}", "9".repeat(RELEASE_MAX + 1)),
+        ] {
             assert!(Version::parse_target(bad).is_err(), "{bad}");
         }
         // Read from a node or a provider, a vendor suffix is not a release.

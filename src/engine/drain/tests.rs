@@ -239,9 +239,9 @@ fn a_budget_refusal_is_reported_once_per_message_and_retried_no_sooner_than_retr
     let refusal = |m: &str| Ok(EvictOutcome::Budget { message: m.into(), retry_after: Some(secs(30)) });
     assert_eq!(d.answered(&key, refusal("needs 2 healthy pods"), secs(2)).len(), 1, "reported");
     assert!(evicted_keys(&step(&mut d, &v, secs(20), false)).is_empty(), "not before Retry-After");
-    assert_eq!(evicted_keys(&step(&mut d, &v, secs(33), false)), [key.clone()], "sent again after it");
+    assert_eq!(evicted_keys(&step(&mut d, &v, secs(33), false)), vec![key.clone()], "sent again after it");
     assert!(d.answered(&key, refusal("needs 2 healthy pods"), secs(34)).is_empty(), "the same message once");
-    assert_eq!(evicted_keys(&step(&mut d, &v, secs(70), false)), [key.clone()]);
+    assert_eq!(evicted_keys(&step(&mut d, &v, secs(70), false)), vec![key.clone()]);
     assert_eq!(d.answered(&key, refusal("needs 3 healthy pods"), secs(71)).len(), 1, "a new message is reported");
 }
 
