@@ -109,6 +109,13 @@ fn finish(cmds: &[Command]) -> Option<&super::DrainResult> {
     cmds.iter().find_map(|c| if let Command::Finish(r) = c { Some(r) } else { None })
 }
 
+/// The drain's end in `cmds`, which must be stuck: the stuck pods, whether at the timeout, pods moved.
+fn stuck_end(cmds: &[Command]) -> (&[crate::engine::tracker::Stuck], bool, usize) {
+    let Some(r) = finish(cmds) else { panic!("not finished: {cmds:?}") };
+    let DrainEnd::Stuck { stuck, timed_out } = &r.end else { panic!("not stuck: {r:?}") };
+    (stuck, *timed_out, r.moved)
+}
+
 fn state<'a>(d: &'a Drain, key: &PodKey) -> &'a PodState {
     &d.tracker().pods[key].state
 }
@@ -277,8 +284,8 @@ fn every_way_a_drain_ends_short_of_done() {
     let mut d = drain(&["n1"], &[], &policy(10));
     assert!(evicted_keys(&step(&mut d, &v, secs(1), false)).is_empty());
     let cmds = step(&mut d, &v, secs(601), false);
-    let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
-    let DrainEnd::Stuck { stuck, timed_out: true } = &r.end else { panic!("{r:?}") };
+    let (stuck, timed_out, _) = stuck_end(&cmds);
+    assert!(timed_out);
     assert_eq!(stuck.len(), 2);
     assert!(
         stuck.iter().all(|s| s.node == "n1" && s.pdb.as_ref().is_some_and(|p| p.to_string() == "shop/web")),
@@ -298,9 +305,9 @@ fn every_way_a_drain_ends_short_of_done() {
     d.answered(&sent[1], Ok(EvictOutcome::Evicted), secs(2));
     v.remove(&sent[1].name);
     let cmds = step(&mut d, &v, secs(3), false);
-    let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
-    let DrainEnd::Stuck { stuck, timed_out: false } = &r.end else { panic!("{r:?}") };
-    assert_eq!((stuck.len(), r.moved), (1, 1), "{stuck:?}");
+    let (stuck, timed_out, moved) = stuck_end(&cmds);
+    assert!(!timed_out);
+    assert_eq!((stuck.len(), moved), (1, 1), "{stuck:?}");
     assert!(stuck[0].reason.contains("refused the eviction (500)"), "{stuck:?}");
 
     // A replacement the scheduler cannot place for UNSCHEDULABLE_GRACE stops the batch early.
@@ -313,8 +320,8 @@ fn every_way_a_drain_ends_short_of_done() {
     v.unschedulable.insert(web(), vec![(PodKey::new("shop", "web-x"), "0/3 nodes are available".into())]);
     assert!(finish(&step(&mut d, &v, secs(2), false)).is_none(), "not at once");
     let cmds = step(&mut d, &v, secs(2) + UNSCHEDULABLE_GRACE, false);
-    let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
-    let DrainEnd::Stuck { stuck, timed_out: false } = &r.end else { panic!("{r:?}") };
+    let (stuck, timed_out, _) = stuck_end(&cmds);
+    assert!(!timed_out);
     assert!(stuck[0].reason.contains("0/3 nodes are available") && stuck[0].node.is_empty(), "{stuck:?}");
 
     // Replacements never Ready: at the timeout the workload is named.
@@ -325,9 +332,9 @@ fn every_way_a_drain_ends_short_of_done() {
     v.remove("web-0");
     v.ready(0);
     let cmds = step(&mut d, &v, secs(601), false);
-    let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
-    let DrainEnd::Stuck { stuck, timed_out: true } = &r.end else { panic!("{r:?}") };
-    assert_eq!((&stuck[0].pod, r.moved), (&Subject::Workload(web()), 1), "{stuck:?}");
+    let (stuck, timed_out, moved) = stuck_end(&cmds);
+    assert!(timed_out);
+    assert_eq!((&stuck[0].pod, moved), (&Subject::Workload(web()), 1), "{stuck:?}");
 }
 
 #[test]
@@ -372,9 +379,9 @@ fn replacements_landing_back_on_cordoned_nodes_are_recorded_held_back_and_report
     );
     assert!(evicted_keys(&cmds).is_empty(), "the workload's other pods are held back: {cmds:?}");
     // Nothing else can move: the drain ends at once, not at the timeout.
-    let Some(r) = finish(&cmds) else { panic!("{cmds:?}") };
-    let DrainEnd::Stuck { stuck, timed_out: false } = &r.end else { panic!("{r:?}") };
+    let (stuck, timed_out, moved) = stuck_end(&cmds);
+    assert!(!timed_out);
     assert!(stuck.iter().all(|s| s.landed_back), "{stuck:?}");
     assert_eq!(stuck.len(), 4, "three held back, one landed back: {stuck:?}");
-    assert_eq!(r.moved, 0, "the moved pod came back onto blue: not counted");
+    assert_eq!(moved, 0, "the moved pod came back onto blue: not counted");
 }

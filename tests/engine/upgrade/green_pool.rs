@@ -104,16 +104,6 @@ fn session(r: &Rig, provider: &Arc<Recording>, holder: &str) -> Session {
     s
 }
 
-async fn wait_for(r: &Rig, what: impl Fn(&Event) -> bool) {
-    for _ in 0..10_000 {
-        if !r.reporter.matching(&what).is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("event never reported");
-}
-
 /// A retry of a create (its answer was a transient error) sends the same token; a new run after a rollback
 /// deleted that green pool sends another one, so the provider cannot answer it with the deleted pool.
 #[tokio::test(start_paused = true)]
@@ -124,7 +114,7 @@ async fn green_creation_tokens_are_per_run_and_attempt() {
     let plan = r.plan(&policy()).await;
     let engine = session(&r, &provider, "agent-1").engine.clone();
     let run = tokio::spawn(async move { engine.start(plan).await });
-    wait_for(&r, |e| matches!(e, Event::GreenCreated { .. })).await;
+    r.wait_for_event(|e| matches!(e, Event::GreenCreated { .. })).await;
     session(&r, &provider, "operator").engine.request_pause().await.unwrap();
     assert!(matches!(run.await.unwrap().unwrap(), Outcome::Paused(_)));
     let first = provider.tokens();

@@ -99,6 +99,17 @@ impl Rig {
         self.session("agent").engine.start(plan).await.expect("engine runs")
     }
 
+    /// Waits (in virtual time) until the reporter has an event matching `what`.
+    pub async fn wait_for_event(&self, what: impl Fn(&poolshift::ports::report::Event) -> bool) {
+        for _ in 0..10_000 {
+            if !self.reporter.matching(&what).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("event never reported");
+    }
+
     pub fn recorder(&self) -> kubesim::recorder::Summary {
         self.sim.store().lock().recorder.summary()
     }

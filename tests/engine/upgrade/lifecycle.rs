@@ -11,7 +11,7 @@ use poolshift::ports::LockError;
 use poolshift::ports::report::Event;
 use poolshift_provider_api::Provider;
 
-use super::harness::{Rig, policy, rig, scenario};
+use super::harness::{policy, rig, scenario};
 
 fn cluster() -> String {
     scenario(
@@ -25,16 +25,6 @@ fn cluster() -> String {
 
 const MOVABLE: usize = 10;
 
-async fn wait_for(r: &Rig, what: impl Fn(&Event) -> bool) {
-    for _ in 0..10_000 {
-        if !r.reporter.matching(&what).is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("event never reported");
-}
-
 #[tokio::test(start_paused = true)]
 async fn pause_from_another_process_then_resume() {
     let r = rig(&cluster());
@@ -42,7 +32,7 @@ async fn pause_from_another_process_then_resume() {
     let agent = r.session("agent-1");
     let engine = agent.engine.clone();
     let run = tokio::spawn(async move { engine.start(plan).await });
-    wait_for(&r, |e| matches!(e, Event::PodEvicted { .. })).await;
+    r.wait_for_event(|e| matches!(e, Event::PodEvicted { .. })).await;
     r.session("operator").engine.request_pause().await.unwrap();
     let out = run.await.unwrap().unwrap();
     let Outcome::Paused(reason) = out else { panic!("{out:?}") };
@@ -65,7 +55,7 @@ async fn rollback_from_mid_drain_restores_blue() {
     let plan = r.plan(&policy()).await;
     let engine = r.session("agent-1").engine.clone();
     let run = tokio::spawn(async move { engine.start(plan).await });
-    wait_for(&r, |e| matches!(e, Event::PodMoved { .. })).await;
+    r.wait_for_event(|e| matches!(e, Event::PodMoved { .. })).await;
     r.session("operator").engine.request_pause().await.unwrap();
     assert!(matches!(run.await.unwrap().unwrap(), Outcome::Paused(_)));
 
@@ -90,7 +80,7 @@ async fn a_second_agent_is_refused_with_the_holder_and_its_age() {
         let plan = plan.clone();
         async move { engine.start(plan).await }
     });
-    wait_for(&r, |e| matches!(e, Event::Phase { phase: Phase::WaitingGreenReady })).await;
+    r.wait_for_event(|e| matches!(e, Event::Phase { phase: Phase::WaitingGreenReady })).await;
     let err = r.session("agent-B").engine.start(plan).await.unwrap_err();
     let EngineError::Lock(LockError::Held { holder, .. }) = &err else { panic!("{err}") };
     assert_eq!(holder, "agent-A");
