@@ -65,6 +65,9 @@ pub struct LeaseSummary {
     pub holder: Option<String>,
     pub renewed_at: Option<String>,
     pub ttl_seconds: Option<i32>,
+    /// When the lease runs out unless renewed (`renewed_at` + `ttl_seconds`); after it, another agent may take
+    /// the pool over with `poolshift resume`.
+    pub expires_at: Option<String>,
     /// Held, but not renewed within its time to live (the agent is gone; another may take over).
     pub expired: bool,
 }
@@ -164,7 +167,11 @@ async fn lease(conn: &Connection, cluster: &str, pool: &str) -> Result<Option<Le
             }
             _ => true,
         };
-    Ok(Some(LeaseSummary { holder, renewed_at: renewed.map(|t| t.to_string()), ttl_seconds: ttl, expired }))
+    let expires_at = renewed
+        .zip(ttl)
+        .and_then(|(at, ttl)| at.checked_add(jiff::SignedDuration::from_secs(i64::from(ttl))).ok())
+        .map(|t| crate::ports::lock::expiry_text(Some(t)));
+    Ok(Some(LeaseSummary { holder, renewed_at: renewed.map(|t| t.to_string()), ttl_seconds: ttl, expires_at, expired }))
 }
 
 fn text(p: &PoolStatus) -> String {
@@ -205,9 +212,15 @@ fn text(p: &PoolStatus) -> String {
         out.push_str(&format!("  rollback requested by {} at {}\n", req.by, req.at));
     }
     match &p.lease {
-        Some(LeaseSummary { holder: Some(h), renewed_at, expired, .. }) => {
+        Some(LeaseSummary { holder: Some(h), renewed_at, expires_at, expired, .. }) => {
+            let renewed = renewed_at.as_deref().unwrap_or("never");
+            let expiry = match (expires_at, expired) {
+                (Some(t), true) => format!(", expired at {t}: `poolshift resume` takes the pool over"),
+                (Some(t), false) => format!(", expires at {t} unless renewed"),
+                (None, _) => String::new(),
+            };
             let state = if *expired { "expired" } else { "held" };
-            out.push_str(&format!("  lease: {state} by {h} (renewed {})\n", renewed_at.as_deref().unwrap_or("never")));
+            out.push_str(&format!("  lease: {state} by {h} (renewed {renewed}{expiry})\n"));
         }
         _ => out.push_str("  lease: free\n"),
     }

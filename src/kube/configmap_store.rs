@@ -133,22 +133,26 @@ impl ConfigMapStore {
 
     fn object(&self, cp: &Checkpoint, resource_version: Option<&str>) -> Result<ConfigMap, StoreError> {
         let io = |message: String| StoreError::Io { location: self.location(), message };
-        let json = serde_json::to_string(cp).map_err(|e| io(format!("encoding: {e}")))?;
+        // Encoded straight into its destination: a large checkpoint (the whole plan, tens of megabytes of
+        // JSON for a large pool) is compressed as it is written and never held whole as text.
+        let mut sink = Spill::default();
+        serde_json::to_writer(&mut sink, cp).map_err(|e| io(format!("encoding: {e}")))?;
+        let written = sink.written;
         let mut cm = ConfigMap::default();
-        if json.len() <= PLAIN_LIMIT {
-            cm.data = Some([(DATA_KEY.to_string(), json)].into());
-        } else {
-            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-            let gz = gz.write_all(json.as_bytes()).and_then(|()| gz.finish());
-            let gz = gz.map_err(|e| io(format!("compressing: {e}")))?;
-            if gz.len() > MAX_CONFIGMAP_BYTES {
-                return Err(io(format!(
-                    "the checkpoint is {} bytes ({} compressed), more than a ConfigMap holds (1 MiB); use --state-file",
-                    json.len(),
-                    gz.len()
-                )));
+        match sink.into_encoded().map_err(|e| io(format!("compressing: {e}")))? {
+            Encoded::Plain(json) => {
+                let json = String::from_utf8(json).map_err(|e| io(format!("encoding: {e}")))?;
+                cm.data = Some([(DATA_KEY.to_string(), json)].into());
             }
-            cm.binary_data = Some([(GZIP_KEY.to_string(), ByteString(gz))].into());
+            Encoded::Gzip(gz) => {
+                if gz.len() > MAX_CONFIGMAP_BYTES {
+                    return Err(io(format!(
+                        "the checkpoint is {written} bytes ({} compressed), more than a ConfigMap holds (1 MiB); use --state-file",
+                        gz.len()
+                    )));
+                }
+                cm.binary_data = Some([(GZIP_KEY.to_string(), ByteString(gz))].into());
+            }
         }
         cm.metadata.name = Some(self.name.clone());
         cm.metadata.namespace = Some(self.namespace.clone());
@@ -163,6 +167,51 @@ impl ConfigMapStore {
             .into(),
         );
         Ok(cm)
+    }
+}
+
+/// A checkpoint's encoding: plain JSON up to [`PLAIN_LIMIT`] bytes, gzip beyond.
+enum Encoded {
+    Plain(Vec<u8>),
+    Gzip(Vec<u8>),
+}
+
+/// Takes the JSON as it is written: kept plain while it stays within [`PLAIN_LIMIT`], then (what was kept
+/// included) compressed as it comes.
+#[derive(Default)]
+struct Spill {
+    plain: Vec<u8>,
+    gzip: Option<GzEncoder<Vec<u8>>>,
+    written: usize,
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.gzip.is_none() && self.plain.len() + buf.len() > PLAIN_LIMIT {
+            let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+            gz.write_all(&self.plain)?;
+            self.plain = Vec::new();
+            self.gzip = Some(gz);
+        }
+        match &mut self.gzip {
+            Some(gz) => gz.write_all(buf)?,
+            None => self.plain.extend_from_slice(buf),
+        }
+        self.written += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Spill {
+    fn into_encoded(self) -> std::io::Result<Encoded> {
+        match self.gzip {
+            Some(gz) => gz.finish().map(Encoded::Gzip),
+            None => Ok(Encoded::Plain(self.plain)),
+        }
     }
 }
 
@@ -232,5 +281,34 @@ impl CheckpointStore for ConfigMapStore {
             Err(e) if api_code(&e) == Some(404) => Ok(()),
             Err(e) => Err(self.io("deleting", &e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(bytes: usize) -> (usize, Encoded) {
+        let text = "x".repeat(bytes);
+        let mut sink = Spill::default();
+        // Written in pieces, as serde_json writes.
+        for chunk in text.as_bytes().chunks(4096) {
+            sink.write_all(chunk).expect("written");
+        }
+        let written = sink.written;
+        (written, sink.into_encoded().expect("encoded"))
+    }
+
+    #[test]
+    fn small_checkpoints_stay_plain_and_large_ones_are_compressed_as_they_are_written() {
+        let (n, small) = encode(PLAIN_LIMIT);
+        assert_eq!(n, PLAIN_LIMIT);
+        assert!(matches!(&small, Encoded::Plain(p) if p.len() == PLAIN_LIMIT));
+        let (n, large) = encode(PLAIN_LIMIT * 3);
+        assert_eq!(n, PLAIN_LIMIT * 3);
+        let Encoded::Gzip(gz) = large else { panic!("a large checkpoint is compressed") };
+        let mut back = String::new();
+        GzDecoder::new(gz.as_slice()).read_to_string(&mut back).expect("inflates");
+        assert_eq!(back, "x".repeat(PLAIN_LIMIT * 3), "what was kept plain before the spill comes first");
     }
 }

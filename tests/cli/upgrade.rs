@@ -94,6 +94,10 @@ fn kill_9_at_several_points_then_resume_finishes_the_upgrade() {
     let s = cluster.status();
     assert_eq!(s["run"]["status"], "running", "a killed agent could not record anything else: {s}");
     assert!(s["lease"]["holder"].is_string(), "the dead agent's lease stays until it expires: {s}");
+    let expires: jiff::Timestamp =
+        s["lease"]["expires_at"].as_str().and_then(|t| t.parse().ok()).expect("status says when the lease expires");
+    let renewed: jiff::Timestamp = s["lease"]["renewed_at"].as_str().and_then(|t| t.parse().ok()).expect("renewed");
+    assert!(expires > renewed, "{s}");
 
     for point in ["phase: Draining batch 1 of 4", "batch 2/4: done", "phase: PoolSoaking"] {
         let mut agent = cluster.resume_after_lease_expiry();
