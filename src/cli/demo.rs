@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use kubesim::{SimOptions, Simulator};
@@ -25,6 +26,7 @@ use crate::exit::Exit;
 use crate::model::checkpoint::Blocker;
 use crate::model::policy::{BatchSize, Policy};
 use crate::plan::target::{DEFAULT_MATURITY, TargetPolicy};
+use crate::ports::Clock;
 use crate::session::{Session, StateLocation, holder_identity};
 use crate::time::TokioClock;
 
@@ -107,6 +109,9 @@ pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
                 fixed.join(", ")
             );
             super::write_stdout(msg.as_bytes())?;
+            // As an operator would (`kubectl rollout status`, then a look at the PDB): resume once the budget
+            // allows the disruption, not while the new replica is still starting.
+            wait_for_room(&client, blockers, clock.as_ref()).await?;
             outcome = session.engine.resume().await?;
         }
     }
@@ -123,6 +128,27 @@ pub async fn run(args: &DemoArgs) -> Result<Exit, CliError> {
         Outcome::Blocked { .. } => Exit::Blocked,
         Outcome::Failed(_) => Exit::Failed,
     })
+}
+
+/// Waits (on the simulated clock, at most ten simulated minutes) until every blocker's PDB allows a
+/// disruption.
+async fn wait_for_room(client: &kube::Client, blockers: &[Blocker], clock: &dyn Clock) -> Result<(), CliError> {
+    let deadline = clock.elapsed() + Duration::from_secs(600);
+    for pdb in blockers.iter().filter_map(|b| b.pdb.as_ref()) {
+        let api: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), &pdb.namespace);
+        loop {
+            let allowed = api
+                .get_opt(&pdb.name)
+                .await?
+                .and_then(|p| p.status)
+                .is_some_and(|s| s.disruptions_allowed.unwrap_or(0) > 0);
+            if allowed || clock.elapsed() >= deadline {
+                break;
+            }
+            clock.sleep(Duration::from_secs(1)).await;
+        }
+    }
+    Ok(())
 }
 
 /// For blocked single-replica Deployments, the usual remedy: a second replica. Returns what was scaled.
