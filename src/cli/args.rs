@@ -50,8 +50,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Ask the running upgrade to pause after its in-flight evictions.
     Pause(PoolArgs),
-    /// Continue a paused upgrade from its checkpoint.
-    Resume(PoolArgs),
+    /// Continue a paused upgrade from its checkpoint: guided on a terminal, unattended with --yes.
+    Resume(ResumeArgs),
     /// Undo an upgrade that has not deleted the blue pool yet.
     Rollback(PoolArgs),
     /// Stop an upgrade and release its lock, leaving the pools as they are.
@@ -216,6 +216,15 @@ pub struct PoolArgs {
     /// The checkpoint is in this local file instead of the configured store (`{pool}` is the pool's name).
     #[arg(long, value_name = "FILE", env = "POOLSHIFT_STATE_FILE")]
     pub state_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub pool: PoolArgs,
+    /// Do not stop to ask at the stop points (a terminal otherwise gets the guided stops).
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

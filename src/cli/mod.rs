@@ -7,6 +7,7 @@ mod completions;
 mod connect;
 #[cfg(feature = "sim")]
 mod demo;
+pub mod guided;
 pub mod error;
 mod man;
 pub mod outcome;

@@ -21,7 +21,7 @@ pub struct TerminalProgress {
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     moved_in_batch: usize,
     waits_shown: HashSet<String>,
 }
@@ -33,63 +33,84 @@ impl TerminalProgress {
     }
 
     fn line(&self, text: &str) {
-        let t = self.clock.elapsed().saturating_sub(self.origin).as_secs();
+        let stamp = stamp(self.clock.elapsed().saturating_sub(self.origin));
         let mut out = std::io::stdout().lock();
         // A closed stdout (a pipe that went away) must not stop the upgrade.
-        let _ = writeln!(out, "[{:02}:{:02}] {text}", t / 60, t % 60);
+        let _ = writeln!(out, "{stamp} {text}");
     }
+}
+
+/// A run's elapsed time as the progress lines stamp it: `[mm:ss]`.
+pub(crate) fn stamp(elapsed: Duration) -> String {
+    let t = elapsed.as_secs();
+    format!("[{:02}:{:02}]", t / 60, t % 60)
 }
 
 impl Reporter for TerminalProgress {
     fn event(&self, e: &Event) {
         let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match e {
-            Event::Phase { phase } => self.line(&format!("phase: {phase}")),
-            Event::GreenCreated { pool } => self.line(&format!("green pool {pool}: creation requested")),
-            Event::GreenAdopted { pool, state } => {
-                self.line(&format!("adopted green pool {pool}, {} (an earlier attempt created it)", pool_state(state)))
-            }
-            Event::TookOver { previous, since, expired_at, .. } => {
-                self.line(&format!(
-                    "took over from {previous}, whose lease expired at {} (held since {})",
-                    expiry_text(*expired_at),
-                    time_text(*since)
-                ));
-            }
-            Event::GreenReady { pool, nodes } => self.line(&format!("green pool {pool}: {nodes} nodes Ready")),
-            Event::Cordoned { nodes } => self.line(&format!("cordoned {nodes} blue nodes (autoscaling frozen)")),
-            Event::BatchStarted { batch, of, nodes, pods } => {
-                st.moved_in_batch = 0;
-                st.waits_shown.clear();
-                self.line(&format!("batch {}/{of}: draining {} ({pods} pods planned)", batch + 1, nodes.join(", ")));
-            }
-            Event::PodEvicted { pod, node } if self.verbose => self.line(&format!("  evicted {pod} from {node}")),
-            Event::PodEvicted { .. } => {}
-            Event::PodMoved { .. } => st.moved_in_batch += 1,
-            Event::Waiting { pod, pdb, message } => {
-                let key = pdb.clone().unwrap_or_else(|| pod.clone());
-                if st.waits_shown.insert(key) {
-                    let pdb = pdb.as_deref().map(|p| format!(" (PDB {p})")).unwrap_or_default();
-                    self.line(&format!("  waiting: {pod}{pdb}: {message}"));
-                }
-            }
-            Event::Blocked { blockers } => {
-                self.line(&format!("blocked: {} pod(s) cannot move", blockers.len()));
-                for b in blockers {
-                    let pdb = b.pdb.as_ref().map(|p| format!(", PDB {p}")).unwrap_or_default();
-                    let node = if b.node.is_empty() { String::new() } else { format!(" on {}", b.node) };
-                    self.line(&format!("  {}{node}{pdb}: {}", b.pod, b.reason));
-                }
-            }
-            Event::BatchDone { batch, of, moved, seconds } => {
-                self.line(&format!("batch {}/{of}: done, {moved} pods moved in {seconds:.0}s", batch + 1));
-            }
-            Event::Soaking { what, seconds } => self.line(&format!("{what}: {seconds:.0}s")),
-            Event::Quarantined { nodes } => self.line(&format!("quarantined (left cordoned): {}", nodes.join(", "))),
-            Event::BlueDeleted { pool } => self.line(&format!("blue pool {pool} deleted")),
-            Event::Paused { reason } => self.line(&format!("paused: {reason}")),
-            Event::Note { message } => self.line(message),
+        for text in describe(e, &mut st, self.verbose) {
+            self.line(&text);
         }
+    }
+}
+
+/// The lines an event is told in (none for events only counted), shared by the plain lines and the
+/// progress bars (which print them above the bars).
+pub(crate) fn describe(e: &Event, st: &mut State, verbose: bool) -> Vec<String> {
+    let one = |s: String| vec![s];
+    match e {
+        Event::Phase { phase } => one(format!("phase: {phase}")),
+        Event::GreenCreated { pool } => one(format!("green pool {pool}: creation requested")),
+        Event::GreenAdopted { pool, state } => {
+            one(format!("adopted green pool {pool}, {} (an earlier attempt created it)", pool_state(state)))
+        }
+        Event::TookOver { previous, since, expired_at, .. } => one(format!(
+            "took over from {previous}, whose lease expired at {} (held since {})",
+            expiry_text(*expired_at),
+            time_text(*since)
+        )),
+        Event::GreenReady { pool, nodes } => one(format!("green pool {pool}: {nodes} nodes Ready")),
+        Event::Cordoned { nodes } => one(format!("cordoned {nodes} blue nodes (autoscaling frozen)")),
+        Event::BatchStarted { batch, of, nodes, pods } => {
+            st.moved_in_batch = 0;
+            st.waits_shown.clear();
+            one(format!("batch {}/{of}: draining {} ({pods} pods planned)", batch + 1, nodes.join(", ")))
+        }
+        Event::PodEvicted { pod, node } if verbose => one(format!("  evicted {pod} from {node}")),
+        Event::PodEvicted { .. } => Vec::new(),
+        Event::PodMoved { .. } => {
+            st.moved_in_batch += 1;
+            Vec::new()
+        }
+        Event::Waiting { pod, pdb, message } => {
+            let key = pdb.clone().unwrap_or_else(|| pod.clone());
+            if st.waits_shown.insert(key) {
+                let pdb = pdb.as_deref().map(|p| format!(" (PDB {p})")).unwrap_or_default();
+                one(format!("  waiting: {pod}{pdb}: {message}"))
+            } else {
+                Vec::new()
+            }
+        }
+        Event::Blocked { blockers } => {
+            let mut lines = vec![format!("blocked: {} pod(s) cannot move", blockers.len())];
+            for b in blockers {
+                let pdb = b.pdb.as_ref().map(|p| format!(", PDB {p}")).unwrap_or_default();
+                let node = if b.node.is_empty() { String::new() } else { format!(" on {}", b.node) };
+                lines.push(format!("  {}{node}{pdb}: {}", b.pod, b.reason));
+            }
+            lines
+        }
+        Event::BatchDone { batch, of, moved, seconds } => {
+            one(format!("batch {}/{of}: done, {moved} pods moved in {seconds:.0}s", batch + 1))
+        }
+        Event::Soaking { what, seconds } => one(format!("{what}: {seconds:.0}s")),
+        Event::Quarantined { nodes } => one(format!("quarantined (left cordoned): {}", nodes.join(", "))),
+        Event::BlueDeleted { pool } => one(format!("blue pool {pool} deleted")),
+        Event::Paused { reason } => one(format!("paused: {reason}")),
+        Event::StopPassed { by, .. } if by.is_empty() => Vec::new(),
+        Event::StopPassed { at, by } => one(format!("{at}: passed ({})", by.join(", "))),
+        Event::Note { message } => one(message.clone()),
     }
 }
 

@@ -1,21 +1,20 @@
 //! `poolshift resume`: continues a paused, blocked, failed or crashed run from its checkpoint, re-planning
 //! the remaining blue nodes against the live cluster. Refused while another agent holds the pool's lease.
 
-use std::sync::Arc;
-
-use super::args::PoolArgs;
+use super::args::ResumeArgs;
 use super::connect::{existing_run, select_run};
 use super::error::CliError;
-use super::progress::TerminalProgress;
+use super::guided::Ui;
 use crate::engine::EngineError;
 use crate::exit::Exit;
 use crate::model::checkpoint::{Checkpoint, RunStatus};
 use crate::ports::LockError;
 
-pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
+pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
+    let args = &resume.pool;
     let (selected, conn) = select_run(args.config.as_deref(), args.pool.as_deref(), args.state_file.as_deref()).await?;
-    let progress = Arc::new(TerminalProgress::new(conn.clock.clone(), false));
-    let session = conn.session_with_provider(&selected, progress).await?;
+    let ui = Ui::new(conn.clock.clone(), resume.yes);
+    let mut session = conn.session_with_provider(&selected, ui.reporter()).await?;
     let st = existing_run(&session, "resume").await?;
     let cp = &st.checkpoint;
     if cp.finished() {
@@ -39,7 +38,10 @@ pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
         // A closed stdout must not stop the run (progress lines are written the same way).
         let _ = super::write_stdout(line.as_bytes());
     };
-    let outcome = match session.engine.resume_with(&announce).await {
+    ui.begin(&mut session, cp.plan.to_evict() as u64, cp.moved, &selected.pool.guided_stops).await;
+    let outcome = session.engine.resume_with(&announce).await;
+    ui.finish();
+    let outcome = match outcome {
         Err(EngineError::Lock(e @ LockError::Held { .. })) => {
             return Err(super::busy::held(e, Some(&st.checkpoint.run_id), &selected));
         }

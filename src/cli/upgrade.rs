@@ -6,13 +6,12 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::args::UpgradeArgs;
 use super::connect::{Connection, Selected};
 use super::error::CliError;
 use super::plan::{plan_or_nothing, summary, target_and_policy};
-use super::progress::TerminalProgress;
+use super::guided::Ui;
 use crate::exit::Exit;
 use crate::model::plan::UpgradePlan;
 use crate::model::policy::{Escalation, Policy};
@@ -38,8 +37,8 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
         same_pool(plan, &selected, file)?;
     }
     let conn = Connection::open(&selected.config, None).await?;
-    let progress = Arc::new(TerminalProgress::new(conn.clock.clone(), false));
-    let session = conn.session_with_provider(&selected, progress).await?;
+    let ui = Ui::new(conn.clock.clone(), args.yes);
+    let mut session = conn.session_with_provider(&selected, ui.reporter()).await?;
     if let Some(st) = session.engine.store.load().await?
         && !st.checkpoint.finished()
     {
@@ -71,10 +70,13 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Done);
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
+    ui.begin(&mut session, plan.to_evict() as u64, 0, &selected.pool.guided_stops).await;
     let outcome = match &args.plan {
-        Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await?,
-        None => session.engine.start(plan).await?,
+        Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await,
+        None => session.engine.start(plan).await,
     };
+    ui.finish();
+    let outcome = outcome?;
     super::write_stdout(super::outcome::render(&outcome, &selected.pool.name, &selected.args()).as_bytes())?;
     Ok(super::outcome::exit_code(&outcome))
 }

@@ -33,6 +33,7 @@ pub use provider::{EksConfig, GkeConfig, KwokConfig, OnpremConfig, PluginExecuta
 pub use units::TargetSpec;
 
 use crate::model::policy::Policy;
+use crate::model::stop::StopKind;
 use crate::plan::target::TargetPolicy;
 use crate::session::StateLocation;
 
@@ -100,6 +101,8 @@ pub struct PoolConfig {
     pub policy: Policy,
     /// eks-asg: the new image.
     pub image_id: Option<String>,
+    /// Where a guided run stops to ask the operator (default: all four stop points).
+    pub guided_stops: Vec<StopKind>,
 }
 
 impl PoolConfig {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::units::{Batch, Dur, TargetSpec};
 use crate::model::policy::Escalation;
+use crate::model::stop::StopKind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -189,6 +190,16 @@ pub struct Pool {
     pub allow: Option<Allow>,
     #[serde(default)]
     pub image_id: Option<String>,
+    #[serde(default)]
+    pub guided: Option<Guided>,
+}
+
+/// Where a guided run (an operator at a terminal) stops to ask.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(expecting = "a mapping with stops: a list of green_ready, before_first_batch, after_batch, before_blue_deletion")]
+pub struct Guided {
+    pub stops: Vec<StopKind>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -381,3 +381,25 @@ fn every_example_loads() {
     seen.sort();
     assert_eq!(seen, ["eks", "eks-asg", "gke", "kwok", "onprem", "sim"]);
 }
+
+#[test]
+fn guided_stops_default_to_all_and_are_checked() {
+    let c = parse(GOOD).unwrap();
+    assert_eq!(c.pools[0].guided_stops, StopKind::ALL.to_vec());
+    let c = parse(&plus("    guided: {stops: [after_batch, before_blue_deletion]}\n")).unwrap();
+    assert_eq!(c.pools[0].guided_stops, vec![StopKind::AfterBatch, StopKind::BeforeBlueDeletion]);
+    let c = parse(&plus("    guided: {stops: []}\n")).unwrap();
+    assert!(c.pools[0].guided_stops.is_empty(), "an empty list never stops");
+    assert_eq!(
+        error(&plus("    guided: {stops: [after_each_batch]}\n")),
+        "prod.yaml:10:22: pools[0].guided.stops[0]: unknown variant `after_each_batch`, expected one of `green_ready`, `before_first_batch`, `after_batch`, `before_blue_deletion`"
+    );
+    assert_eq!(
+        error(&plus("    guided: {stops: [after_batch, green_ready, after_batch]}\n")),
+        "prod.yaml:10:48: pools[0].guided.stops[2]: after_batch is listed twice (also stops[0])"
+    );
+    assert_eq!(
+        error(&plus("    guided: {stop: [after_batch]}\n")),
+        "prod.yaml:10:14: pools[0].guided.stop: unknown field `stop`, expected `stops`"
+    );
+}

@@ -14,6 +14,7 @@ use super::schema::{self, Kind, Store};
 use super::units::TargetSpec;
 use super::{ClusterConfig, ClusterRef, POOL_PLACEHOLDER, PoolConfig, StateConfig};
 use crate::model::policy::{Allow, Policy};
+use crate::model::stop::StopKind;
 use crate::plan::target::DEFAULT_MATURITY;
 
 /// A problem and where it is.
@@ -326,6 +327,22 @@ fn pools(pools: &[schema::Pool], provider: &ProviderConfig) -> Result<Vec<PoolCo
                 return fail(path.key(name), "must be more than 0s");
             }
         }
+        let guided_stops = match &p.guided {
+            None => StopKind::ALL.to_vec(),
+            Some(g) => {
+                let mut stops: Vec<StopKind> = Vec::new();
+                for (j, k) in g.stops.iter().enumerate() {
+                    if let Some(first) = stops.iter().position(|s| s == k) {
+                        return fail(
+                            path.key("guided").key("stops").index(j),
+                            format!("{k} is listed twice (also stops[{first}])"),
+                        );
+                    }
+                    stops.push(*k);
+                }
+                stops
+            }
+        };
         let defaults = Policy::default();
         let policy = Policy {
             batch: p.batch.map_or(defaults.batch, |b| b.0),
@@ -350,6 +367,7 @@ fn pools(pools: &[schema::Pool], provider: &ProviderConfig) -> Result<Vec<PoolCo
             maturity: p.maturity.unwrap_or(DEFAULT_MATURITY),
             policy,
             image_id: p.image_id.clone(),
+            guided_stops,
         });
     }
     Ok(out)

@@ -33,7 +33,7 @@ pub fn gate(cp: &Checkpoint, interrupted: bool) -> Gate {
     }
     let rolling_back = matches!(cp.phase, Phase::RollingBack { .. });
     if cp.requests.rollback.is_some() && !rolling_back {
-        return if steps::can_roll_back(&cp.phase) { Gate::StartRollback } else { Gate::IgnoreRollback };
+        return if steps::can_roll_back(cp) { Gate::StartRollback } else { Gate::IgnoreRollback };
     }
     let finished = matches!(cp.phase, Phase::Done | Phase::RolledBack);
     if !finished {
@@ -199,6 +199,13 @@ mod tests {
             }
             assert_eq!(gate(&cp, interrupted), want, "{phase} aborted={aborted} rollback={rollback} pause={pause}");
         }
+        // At the stop point before blue's deletion (not passed yet), a rollback is still taken.
+        let mut cp = checkpoint(Phase::DeletingBlue);
+        cp.passed = vec![crate::model::stop::StopPoint::GreenReady];
+        cp.requests.rollback = req();
+        assert_eq!(gate(&cp, false), Gate::StartRollback);
+        cp.passed.push(crate::model::stop::StopPoint::BeforeBlueDeletion);
+        assert_eq!(gate(&cp, false), Gate::IgnoreRollback);
     }
 
     #[test]

@@ -77,6 +77,13 @@ impl Engine {
                 }
                 Gate::Proceed => {}
             }
+            if let Some(at) = super::stops::pending(&st.checkpoint) {
+                match self.stop_at(st, at).await? {
+                    Ok(()) => {}
+                    Err(Some(outcome)) => return Ok(outcome),
+                    Err(None) => continue, // a rollback was asked for: the gate above starts it
+                }
+            }
             let next = match decide::action(&st.checkpoint) {
                 Action::Advance(next) => Some(next),
                 Action::CreateGreen { then } => match self.create_green(st).await? {

@@ -9,10 +9,12 @@ mod abort;
 mod decide;
 pub mod drain;
 mod flow;
+mod gates;
 mod plan_check;
 mod retry;
 mod rollback;
 pub mod steps;
+pub mod stops;
 pub mod tracker;
 
 use std::sync::Arc;
@@ -25,7 +27,8 @@ use crate::model::checkpoint::{Blocker, Checkpoint, Phase, Request, RunStatus};
 use crate::model::plan::UpgradePlan;
 use crate::ports::report::Event;
 use crate::ports::{
-    CheckpointStore, Clock, Cluster, ClusterError, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored, lock,
+    CheckpointStore, Clock, Cluster, ClusterError, Gatekeeper, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored,
+    lock,
 };
 
 pub use abort::{AbortReport, LeaseAfterAbort, LeftBehind};
@@ -114,6 +117,8 @@ pub struct Engine {
     /// How often long waits re-check requests and renew the lease.
     pub tick: Duration,
     pub hook: Option<StepHook>,
+    /// Asked in order at every stop point (maintenance windows, gates, the guided operator); none by default.
+    pub gatekeepers: Vec<Arc<dyn Gatekeeper>>,
 }
 
 impl Engine {
@@ -137,6 +142,7 @@ impl Engine {
             interrupt: Arc::new(AtomicBool::new(false)),
             tick: Duration::from_secs(5),
             hook: None,
+            gatekeepers: Vec::new(),
         }
     }
 
@@ -268,7 +274,7 @@ impl Engine {
                 action: "roll back".into(),
             });
         }
-        if !steps::can_roll_back(&st.checkpoint.phase) {
+        if !steps::can_roll_back(&st.checkpoint) {
             return Err(EngineError::TooLateToRollBack {
                 pool: st.checkpoint.pool.clone(),
                 phase: st.checkpoint.phase.to_string(),

@@ -1,10 +1,17 @@
 //! Pure phase logic: the order of phases, what each implies about the cluster, what comes next.
 
 use crate::model::checkpoint::{BatchState, Checkpoint, Phase, RollbackStep};
+use crate::model::stop::StopPoint;
 
-/// Rollback is possible until blue deletion starts.
-pub fn can_roll_back(phase: &Phase) -> bool {
-    !matches!(phase, Phase::DeletingBlue | Phase::Done | Phase::RolledBack)
+/// Rollback is possible until blue deletion starts: in phase `DeletingBlue`, only while the run stands at
+/// its stop point before the deletion (the pass is saved before blue is touched). A checkpoint that records
+/// no stop point at all was written before they existed: its `DeletingBlue` may have started.
+pub fn can_roll_back(cp: &Checkpoint) -> bool {
+    match cp.phase {
+        Phase::DeletingBlue => !cp.passed.is_empty() && !cp.passed.contains(&StopPoint::BeforeBlueDeletion),
+        Phase::Done | Phase::RolledBack => false,
+        _ => true,
+    }
 }
 
 /// Blue nodes may be cordoned in this phase (for reports and abort).
@@ -38,12 +45,28 @@ pub fn next_rollback_step(step: RollbackStep) -> Option<RollbackStep> {
 mod tests {
     use super::*;
 
+    fn at(phase: Phase, passed: &[StopPoint]) -> Checkpoint {
+        let plan: crate::model::plan::UpgradePlan =
+            serde_json::from_str(include_str!("../../tests/golden/demo.json")).expect("the golden plan");
+        let mut cp = Checkpoint::new("run-1", plan, "2026-12-01T10:00:00Z");
+        cp.phase = phase;
+        cp.passed = passed.to_vec();
+        cp
+    }
+
     #[test]
-    fn rollback_window_closes_at_blue_deletion() {
-        assert!(can_roll_back(&Phase::Draining { batch: 2, of: 5 }));
-        assert!(can_roll_back(&Phase::PoolSoaking));
-        assert!(!can_roll_back(&Phase::DeletingBlue));
-        assert!(!can_roll_back(&Phase::Done));
+    fn rollback_window_closes_when_blue_deletion_starts() {
+        let before = [StopPoint::GreenReady, StopPoint::BeforeFirstBatch];
+        assert!(can_roll_back(&at(Phase::Draining { batch: 2, of: 5 }, &before)));
+        assert!(can_roll_back(&at(Phase::PoolSoaking, &before)));
+        // At the stop point before the deletion: still possible.
+        assert!(can_roll_back(&at(Phase::DeletingBlue, &before)));
+        let passed = [StopPoint::GreenReady, StopPoint::BeforeBlueDeletion];
+        assert!(!can_roll_back(&at(Phase::DeletingBlue, &passed)));
+        // Written before stop points existed: the deletion may have started.
+        assert!(!can_roll_back(&at(Phase::DeletingBlue, &[])));
+        assert!(!can_roll_back(&at(Phase::Done, &before)));
+        assert!(!can_roll_back(&at(Phase::RolledBack, &before)));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::{PdbKey, Subject};
 use super::plan::UpgradePlan;
+use super::stop::StopPoint;
 
 pub const CHECKPOINT_SCHEMA: u32 = 1;
 /// History entries kept in the checkpoint (older ones are dropped; logs keep everything).
@@ -40,6 +41,10 @@ pub struct Checkpoint {
     pub quarantined: Vec<String>,
     #[serde(default)]
     pub requests: Requests,
+    /// Stop points the run has passed (every gatekeeper said pass): never checked again. A point where the
+    /// run stopped is not here, so `resume` checks it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<StopPoint>,
     /// Pods moved so far (evicted and gone).
     pub moved: u64,
     pub started_at: String,
@@ -72,6 +77,7 @@ impl Checkpoint {
             batches,
             quarantined: Vec::new(),
             requests: Requests::default(),
+            passed: Vec::new(),
             moved: 0,
             started_at: now.to_string(),
             updated_at: now.to_string(),

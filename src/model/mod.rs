@@ -8,4 +8,5 @@ pub mod policy;
 pub mod quantity;
 pub mod review;
 pub mod snapshot;
+pub mod stop;
 pub mod version;

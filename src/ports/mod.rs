@@ -6,11 +6,14 @@ pub mod checkpoint;
 pub mod clock;
 pub mod cluster;
 pub mod fake;
+pub mod gate;
 pub mod lock;
 pub mod report;
+pub mod terminal;
 
 pub use checkpoint::{CheckpointStore, StoreError, Stored};
 pub use clock::Clock;
+pub use gate::{GateInput, Gatekeeper};
 pub use cluster::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef, Replicas};
 pub use lock::{LeaseHolder, Lock, LockError};
 pub use report::{Event, RecordingReporter, Reporter};

@@ -4,6 +4,7 @@ use poolshift_provider_api::PoolState;
 use serde::Serialize;
 
 use crate::model::checkpoint::{Blocker, Phase};
+use crate::model::stop::StopPoint;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
@@ -72,6 +73,11 @@ pub enum Event {
     },
     Paused {
         reason: String,
+    },
+    /// Every gatekeeper (`by`, in order; none when the run has none) let the run past this stop point.
+    StopPassed {
+        at: StopPoint,
+        by: Vec<String>,
     },
     Note {
         message: String,

@@ -4,6 +4,7 @@
 mod agent;
 mod commands;
 mod config;
+mod guided;
 mod kubectl;
 mod onprem;
 mod plan;

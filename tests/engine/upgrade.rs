@@ -12,3 +12,4 @@ mod landing_back;
 mod lifecycle;
 mod outside_writes;
 mod scripted;
+mod stops;

@@ -8,13 +8,17 @@
 //! task waits, or on `tokio::time::advance`), and a clock cannot fail.
 
 pub mod cluster;
+pub mod gatekeeper;
 pub mod lock;
 pub mod provider;
 pub mod script;
 pub mod store;
+pub mod terminal;
 
 pub use cluster::ScriptedCluster;
+pub use gatekeeper::ScriptedGatekeeper;
 pub use lock::MemoryLock;
 pub use provider::ScriptedProvider;
 pub use script::{Call, Calls, Fault, Script, Timing, Verdict};
 pub use store::MemoryStore;
+pub use terminal::ScriptedTerminal;
