@@ -36,6 +36,17 @@ pub fn duration(d: std::time::Duration) -> String {
     if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") }
 }
 
+/// A longer duration as `42s`, `4m5s`, `6h10m`, or whole hours past a day (`48h`).
+pub fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 86_400 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s >= 3_600 => format!("{}h{}m", s / 3_600, (s % 3_600) / 60),
+        s if s >= 60 => format!("{}m{}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -186,6 +186,13 @@ pub struct UpgradeArgs {
     /// without it, a plan with blockers is refused (exit 5) unless answered yes on a terminal.
     #[arg(long, env = "POOLSHIFT_ACCEPT_BLOCKERS")]
     pub accept_blockers: bool,
+    /// When the pool has an unfinished run (paused, blocked, stopped by its window, crashed), resume it
+    /// instead of refusing: one scheduled job running `upgrade --yes --resume` starts or continues.
+    #[arg(long, env = "POOLSHIFT_RESUME")]
+    pub resume: bool,
+    /// Run although the file's maintenance windows are all closed (an operator's emergency change).
+    #[arg(long)]
+    pub ignore_windows: bool,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +232,9 @@ pub struct ResumeArgs {
     /// Do not stop to ask at the stop points (a terminal otherwise gets the guided stops).
     #[arg(short, long)]
     pub yes: bool,
+    /// Run although the file's maintenance windows are all closed (an operator's emergency change).
+    #[arg(long)]
+    pub ignore_windows: bool,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,10 @@ pub enum CliError {
     Output(std::io::Error),
     #[error("no terminal to ask for confirmation: pass --yes to run unattended (runbook: scheduled-upgrades)")]
     NeedsYes,
+    #[error(
+        "--to next-minor: an unattended run (--yes without a terminal) moves to the next minor version only when {file} sets `to: next-minor` for pool {pool}; nothing changed (runbook: scheduled-upgrades)"
+    )]
+    JobNextMinor { file: String, pool: String },
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
     /// Boxed: a session error carries versions (with their provider release), which makes it large.
@@ -121,6 +125,7 @@ impl CliError {
             CliError::Logging(_)
             | CliError::Scenario(_)
             | CliError::NeedsYes
+            | CliError::JobNextMinor { .. }
             | CliError::Config(_)
             | CliError::KubeConfig(_)
             | CliError::Provider(_)

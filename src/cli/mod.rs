@@ -7,8 +7,9 @@ mod completions;
 mod connect;
 #[cfg(feature = "sim")]
 mod demo;
-pub mod guided;
 pub mod error;
+mod gatekeepers;
+pub mod guided;
 mod man;
 pub mod outcome;
 mod pause;

@@ -14,6 +14,7 @@ pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
     let args = &resume.pool;
     let (selected, conn) = select_run(args.config.as_deref(), args.pool.as_deref(), args.state_file.as_deref()).await?;
     let ui = Ui::new(conn.clock.clone(), resume.yes);
+    let conn_clock = conn.clock.clone();
     let mut session = conn.session_with_provider(&selected, ui.reporter()).await?;
     let st = existing_run(&session, "resume").await?;
     let cp = &st.checkpoint;
@@ -27,7 +28,16 @@ pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
         super::write_stdout(msg.as_bytes())?;
         return Ok(Exit::Done);
     }
+    if let Some(reason) = super::gatekeepers::window_closed(&selected, conn_clock.as_ref(), resume.ignore_windows) {
+        let msg = format!(
+            "not resuming run {} of pool {}: {reason}; nothing changed (runbook: windows-and-gates)\n",
+            cp.run_id, cp.pool
+        );
+        super::write_stdout(msg.as_bytes())?;
+        return Ok(Exit::Paused);
+    }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
+    super::gatekeepers::install(&mut session, &selected, resume.ignore_windows);
     // Said once the lease is ours: a run another agent holds is refused without claiming to resume it.
     let announce = |cp: &Checkpoint| {
         let before = match &cp.status {
@@ -35,8 +45,7 @@ pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
             s => format!("{} before", super::status::status_word(s)),
         };
         let line = format!("resuming run {} of pool {} at phase {} ({before})\n", cp.run_id, cp.pool, cp.phase);
-        // A closed stdout must not stop the run (progress lines are written the same way).
-        let _ = super::write_stdout(line.as_bytes());
+        ui.say(&line);
     };
     ui.begin(&mut session, cp.plan.to_evict() as u64, cp.moved, &selected.pool.guided_stops).await;
     let outcome = session.engine.resume_with(&announce).await;

@@ -7,11 +7,13 @@
 use std::io::IsTerminal;
 use std::path::Path;
 
-use super::args::UpgradeArgs;
+use super::args::{PoolArgs, ResumeArgs, Target, UpgradeArgs};
 use super::connect::{Connection, Selected};
 use super::error::CliError;
-use super::plan::{plan_or_nothing, summary, target_and_policy};
+use super::gatekeepers;
 use super::guided::Ui;
+use super::plan::{plan_or_nothing, summary, target_and_policy};
+use crate::config::TargetSpec;
 use crate::exit::Exit;
 use crate::model::plan::UpgradePlan;
 use crate::model::policy::{Escalation, Policy};
@@ -36,13 +38,32 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     if let (Some(plan), Some(file)) = (&reviewed, &args.plan) {
         same_pool(plan, &selected, file)?;
     }
+    if let Some(to) = t.to.as_ref() {
+        unattended_target(to, &selected, args)?;
+    }
     let conn = Connection::open(&selected.config, None).await?;
     let ui = Ui::new(conn.clock.clone(), args.yes);
     let mut session = conn.session_with_provider(&selected, ui.reporter()).await?;
     if let Some(st) = session.engine.store.load().await?
         && !st.checkpoint.finished()
     {
+        if args.resume && args.plan.is_none() {
+            drop(session);
+            let pool = PoolArgs {
+                config: t.config.clone(),
+                pool: Some(selected.pool.name.clone()),
+                state_file: t.state_file.clone(),
+            };
+            let resume = ResumeArgs { pool, yes: args.yes, ignore_windows: args.ignore_windows };
+            return super::resume::run(&resume).await;
+        }
         return Err(super::busy::unfinished(&session, &st.checkpoint, &selected).await);
+    }
+    if let Some(reason) = gatekeepers::window_closed(&selected, conn.clock.as_ref(), args.ignore_windows) {
+        super::write_stdout(
+            format!("not starting: {reason}; nothing changed (runbook: windows-and-gates)\n").as_bytes(),
+        )?;
+        return Ok(Exit::Paused);
     }
     let (target, policy) = target_and_policy(&selected, t.to.as_ref(), args.force)?;
     let plan = match (reviewed, &args.plan) {
@@ -70,6 +91,7 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
         return Ok(Exit::Done);
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
+    gatekeepers::install(&mut session, &selected, args.ignore_windows);
     ui.begin(&mut session, plan.to_evict() as u64, 0, &selected.pool.guided_stops).await;
     let outcome = match &args.plan {
         Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await,
@@ -79,6 +101,19 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     let outcome = outcome?;
     super::write_stdout(super::outcome::render(&outcome, &selected.pool.name, &selected.args()).as_bytes())?;
     Ok(super::outcome::exit_code(&outcome))
+}
+
+/// A job (`--yes` without a terminal) takes the next minor version only where the cluster file says so:
+/// its default is the newest patch, and `--to next-minor` on a job's command line is refused.
+fn unattended_target(to: &Target, selected: &Selected, args: &UpgradeArgs) -> Result<(), CliError> {
+    let job = args.yes && !std::io::stdin().is_terminal();
+    if job && matches!(to, Target::NextMinor) && selected.pool.to != TargetSpec::NextMinor {
+        return Err(CliError::JobNextMinor {
+            file: selected.file.display().to_string(),
+            pool: selected.pool.name.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// A reviewed plan is for one cluster and pool: the configuration must name the same ones.

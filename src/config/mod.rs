@@ -19,15 +19,18 @@
 //! path, such as `prod.yaml:14:18: pools[0].batch_soak: invalid duration "5 minutes": expected a number and a
 //! unit such as 90s, 5m, 1h`. Loading never contacts anything.
 
+mod gates;
 mod locate;
 pub mod provider;
 mod schema;
 pub mod units;
 mod validate;
+mod windows;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use gates::GateConfig;
 pub use locate::FieldPath;
 pub use provider::{EksConfig, GkeConfig, KwokConfig, OnpremConfig, PluginExecutable, ProviderConfig};
 pub use units::TargetSpec;
@@ -35,6 +38,7 @@ pub use units::TargetSpec;
 use crate::model::policy::Policy;
 use crate::model::stop::StopKind;
 use crate::plan::target::TargetPolicy;
+use crate::schedule::Schedule;
 use crate::session::StateLocation;
 
 /// Where `-c` is looked for when it is not given (nor `POOLSHIFT_CONFIG`).
@@ -69,6 +73,8 @@ pub struct ClusterConfig {
     pub state: StateConfig,
     /// How long a Lease stays held without renewal (default: the lease's own, 30s).
     pub lease_ttl: Option<Duration>,
+    /// When runs may change the cluster (`maintenance`); `None`: at any time.
+    pub schedule: Option<Schedule>,
     pub pools: Vec<PoolConfig>,
 }
 
@@ -103,6 +109,8 @@ pub struct PoolConfig {
     pub image_id: Option<String>,
     /// Where a guided run stops to ask the operator (default: all four stop points).
     pub guided_stops: Vec<StopKind>,
+    /// The gates run after green is Ready and after each batch.
+    pub gates: GateConfig,
 }
 
 impl PoolConfig {
@@ -194,5 +202,7 @@ impl ClusterConfig {
     }
 }
 
+#[cfg(test)]
+mod operator_tests;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use crate::model::stop::StopKind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[serde(expecting = "a mapping with cluster, provider, pools (and optionally state, lease_ttl)")]
+#[serde(expecting = "a mapping with cluster, provider, pools (and optionally state, lease_ttl, maintenance)")]
 pub struct File {
     pub cluster: Cluster,
     pub provider: Provider,
@@ -21,6 +21,8 @@ pub struct File {
     pub state: Option<State>,
     #[serde(default)]
     pub lease_ttl: Option<Dur>,
+    #[serde(default)]
+    pub maintenance: Option<super::windows::Maintenance>,
     pub pools: Vec<Pool>,
 }
 
@@ -192,12 +194,16 @@ pub struct Pool {
     pub image_id: Option<String>,
     #[serde(default)]
     pub guided: Option<Guided>,
+    #[serde(default)]
+    pub gates: Option<super::gates::Gates>,
 }
 
 /// Where a guided run (an operator at a terminal) stops to ask.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[serde(expecting = "a mapping with stops: a list of green_ready, before_first_batch, after_batch, before_blue_deletion")]
+#[serde(
+    expecting = "a mapping with stops: a list of green_ready, before_first_batch, after_batch, before_blue_deletion"
+)]
 pub struct Guided {
     pub stops: Vec<StopKind>,
 }

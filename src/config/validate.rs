@@ -62,7 +62,8 @@ pub fn resolve(file: schema::File, origin: &str, base: &Path) -> Result<ClusterC
     check_name(cluster.key("name"), &file.cluster.name)?;
     non_empty(cluster.key("context"), &file.cluster.context)?;
     let provider = provider(file.provider, base)?;
-    let pools = pools(&file.pools, &provider)?;
+    let pools = pools(&file.pools, &provider, base)?;
+    let schedule = super::windows::resolve(&root.key("maintenance"), file.maintenance.as_ref())?;
     let state = state(file.state, base, pools.len())?;
     let lease_ttl = match file.lease_ttl {
         Some(d) if d.0 < Duration::from_secs(1) => return fail(root.key("lease_ttl"), "must be at least 1s"),
@@ -78,6 +79,7 @@ pub fn resolve(file: schema::File, origin: &str, base: &Path) -> Result<ClusterC
         provider,
         state,
         lease_ttl,
+        schedule,
         pools,
     })
 }
@@ -294,7 +296,7 @@ fn state(s: Option<schema::State>, base: &Path, pools: usize) -> Result<StateCon
     }
 }
 
-fn pools(pools: &[schema::Pool], provider: &ProviderConfig) -> Result<Vec<PoolConfig>, Problem> {
+fn pools(pools: &[schema::Pool], provider: &ProviderConfig, base: &Path) -> Result<Vec<PoolConfig>, Problem> {
     let root = FieldPath::root().key("pools");
     if pools.is_empty() {
         return fail(root, "configure at least one pool");
@@ -329,20 +331,9 @@ fn pools(pools: &[schema::Pool], provider: &ProviderConfig) -> Result<Vec<PoolCo
         }
         let guided_stops = match &p.guided {
             None => StopKind::ALL.to_vec(),
-            Some(g) => {
-                let mut stops: Vec<StopKind> = Vec::new();
-                for (j, k) in g.stops.iter().enumerate() {
-                    if let Some(first) = stops.iter().position(|s| s == k) {
-                        return fail(
-                            path.key("guided").key("stops").index(j),
-                            format!("{k} is listed twice (also stops[{first}])"),
-                        );
-                    }
-                    stops.push(*k);
-                }
-                stops
-            }
+            Some(g) => super::gates::stop_kinds(&path.key("guided").key("stops"), "stops", &g.stops)?,
         };
+        let gates = super::gates::resolve(&path.key("gates"), p.gates.as_ref(), base)?;
         let defaults = Policy::default();
         let policy = Policy {
             batch: p.batch.map_or(defaults.batch, |b| b.0),
@@ -368,6 +359,7 @@ fn pools(pools: &[schema::Pool], provider: &ProviderConfig) -> Result<Vec<PoolCo
             policy,
             image_id: p.image_id.clone(),
             guided_stops,
+            gates,
         });
     }
     Ok(out)

@@ -27,8 +27,8 @@ use crate::model::checkpoint::{Blocker, Checkpoint, Phase, Request, RunStatus};
 use crate::model::plan::UpgradePlan;
 use crate::ports::report::Event;
 use crate::ports::{
-    CheckpointStore, Clock, Cluster, ClusterError, Gatekeeper, LeaseHolder, Lock, LockError, Reporter, StoreError, Stored,
-    lock,
+    CheckpointStore, Clock, Cluster, ClusterError, Gatekeeper, LeaseHolder, Lock, LockError, Reporter, StoreError,
+    Stored, lock,
 };
 
 pub use abort::{AbortReport, LeaseAfterAbort, LeftBehind};

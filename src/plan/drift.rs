@@ -167,8 +167,8 @@ pub fn before_start(reviewed: &UpgradePlan, fresh: &UpgradePlan, observed: &Obse
                     ChangeKind::PlanTooOld,
                     format!(
                         "the plan was made at {at}, {} ago; plans older than {} are not executed (--max-plan-age)",
-                        human(age.unsigned_abs()),
-                        human(check.max_age)
+                        crate::text_table::human(age.unsigned_abs()),
+                        crate::text_table::human(check.max_age)
                     ),
                 );
             }
@@ -386,16 +386,6 @@ fn changed_fields<T: Serialize>(old: &T, new: &T) -> Vec<String> {
             (x != y).then(|| format!("{k}: {x} -> {y}"))
         })
         .collect()
-}
-
-fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        s if s >= 86_400 && s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s >= 3_600 => format!("{}h{}m", s / 3_600, (s % 3_600) / 60),
-        s if s >= 60 => format!("{}m{}s", s / 60, s % 60),
-        s => format!("{s}s"),
-    }
 }
 
 #[cfg(test)]

@@ -30,12 +30,19 @@ pub struct GateInput {
 pub enum Verdict {
     Pass,
     /// Stop here; `resume` continues (exit 3): a window closed, the operator paused.
-    Pause { reason: String },
+    Pause {
+        reason: String,
+    },
     /// Stop for an operator (exit 4): a gate failed. `output` (a command's, a check's details) is shown and
     /// recorded.
-    Block { reason: String, output: Option<String> },
+    Block {
+        reason: String,
+        output: Option<String>,
+    },
     /// The operator chose to roll back.
-    RollBack { reason: String },
+    RollBack {
+        reason: String,
+    },
 }
 
 #[async_trait]

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod clock;
 pub mod cluster;
+pub mod exec;
 pub mod fake;
 pub mod gate;
 pub mod lock;
@@ -13,7 +14,7 @@ pub mod terminal;
 
 pub use checkpoint::{CheckpointStore, StoreError, Stored};
 pub use clock::Clock;
-pub use gate::{GateInput, Gatekeeper};
 pub use cluster::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef, Replicas};
+pub use gate::{GateInput, Gatekeeper};
 pub use lock::{LeaseHolder, Lock, LockError};
 pub use report::{Event, RecordingReporter, Reporter};

@@ -117,7 +117,10 @@ fn an_operator_approves_pauses_at_a_stop_resumes_and_finishes() {
     let screen = t.wait_for("== stop: before the first batch");
     assert!(screen.contains("green pool blue-v1-31-4: "), "{screen}");
     assert!(screen.contains("[c] continue  [p] pause  [r] roll back  [b] show blockers"), "{screen}");
-    assert!(cluster.served.kubectl_ok(&["get", "nodes", "-o", "jsonpath={.items[*].spec.unschedulable}"]).trim().is_empty(), "nothing cordoned yet");
+    assert!(
+        cluster.served.kubectl_ok(&["get", "nodes", "-o", "jsonpath={.items[*].spec.unschedulable}"]).trim().is_empty(),
+        "nothing cordoned yet"
+    );
     t.type_keys("b\r");
     t.wait_for("blockers: none");
     t.type_keys("c\r");

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::process::{self, RunError};
 use crate::protocol::{self, Answer, PROTOCOL, Request, Verb};
+use poolshift_process::{self as process, RunError};
 
 /// Executables are named `poolshift-provider-<name>`.
 pub const PLUGIN_PREFIX: &str = "poolshift-provider-";
@@ -188,7 +188,7 @@ impl ExecProvider {
         let body = serde_json::to_vec(&request).map_err(|e| self.err(verb, ErrorKind::Failed, e.to_string()))?;
         tracing::debug!(plugin = %self.program.display(), verb = verb.as_str(), pool, "calling exec plugin");
         let started = Instant::now();
-        let out = process::run(&self.program, &[verb.as_str().to_string()], Some(body), self.timeout).await;
+        let out = process::run(&self.program, &[verb.as_str().to_string()], Some(body), &[], self.timeout).await;
         let out = match out {
             Ok(out) => out,
             Err(RunError::TimedOut { timeout, stderr }) => {

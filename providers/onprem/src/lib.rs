@@ -10,7 +10,6 @@ mod duration;
 mod exec;
 mod nodes;
 mod preprovisioned;
-mod process;
 pub mod protocol;
 
 pub use duration::parse as parse_duration;

@@ -25,7 +25,7 @@ use poolshift_provider_api::{
 use serde::Deserialize;
 
 use crate::nodes::{self, Label, NodeFacts, numeric, same_version};
-use crate::process::{self, RunError};
+use poolshift_process::{self as process, RunError};
 
 const KIND: &str = "onprem:pre-provisioned";
 const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -191,7 +191,7 @@ impl PreProvisioned {
         let (program, fixed) = cmd.split_first().ok_or_else(|| fail("is empty".into(), ""))?;
         let mut args = fixed.to_vec();
         args.extend(names.iter().cloned());
-        match process::run(Path::new(program), &args, None, self.retire_timeout).await {
+        match process::run(Path::new(program), &args, None, &[], self.retire_timeout).await {
             Ok(out) if out.status.success() => {
                 let stdout = String::from_utf8_lossy(&out.stdout);
                 tracing::info!(pool, command = %shown, nodes = %names.join(" "), stdout = %stdout.trim(), "retire command ran");

@@ -58,7 +58,8 @@ impl Terminal for Console {
                     b.println(line);
                 }
             }
-            None => self.print(if text.ends_with('\n') { text } else { &format!("{text}\n") }),
+            None if text.ends_with('\n') => self.print(text),
+            None => self.print(&format!("{text}\n")),
         }
     }
 

@@ -25,9 +25,7 @@ pub enum Reply {
 pub fn reply(key: &str, at: StopPoint, cp: &Checkpoint) -> Reply {
     match key.trim().to_ascii_lowercase().as_str() {
         "c" | "continue" => Reply::Decide(Verdict::Pass),
-        "p" | "pause" => {
-            Reply::Decide(Verdict::Pause { reason: format!("paused by the operator at the stop {at}") })
-        }
+        "p" | "pause" => Reply::Decide(Verdict::Pause { reason: format!("paused by the operator at the stop {at}") }),
         "r" | "rollback" | "roll back" => Reply::ConfirmRollback,
         "b" | "blockers" => Reply::Show(blockers(cp)),
         "v" | "plan" => Reply::Show(crate::cli::plan::summary(&cp.plan)),
@@ -115,8 +113,7 @@ pub fn current_batch(at: StopPoint, cp: &Checkpoint) -> String {
         BatchState::Done => "done",
         BatchState::Quarantined => "quarantined",
     };
-    let mut out =
-        format!("batch {} of {of} ({state}): nodes {}\n", i + 1, cp.batch_nodes(i).join(", "));
+    let mut out = format!("batch {} of {of} ({state}): nodes {}\n", i + 1, cp.batch_nodes(i).join(", "));
     match cp.plan.batches.get(i) {
         Some(planned) => {
             for p in &planned.pods {

@@ -68,6 +68,17 @@ impl Ui {
         }
     }
 
+    /// A line of its own for the operator: above the bars while they are drawn (a line written past them
+    /// would be drawn over), else straight to stdout. Best effort: a closed stdout must not stop the run.
+    pub fn say(&self, line: &str) {
+        match &self.bars {
+            Some(b) => b.println(line.trim_end_matches('\n')),
+            None => {
+                let _ = super::write_stdout(line.as_bytes());
+            }
+        }
+    }
+
     /// The run ended: the bars leave the screen, the lines printed above them stay.
     pub fn finish(&self) {
         if let Some(b) = &self.bars {

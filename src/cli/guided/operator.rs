@@ -99,7 +99,8 @@ mod tests {
             serde_json::from_str(include_str!("../../../tests/golden/demo.json")).expect("the golden plan");
         let mut cp = Checkpoint::new("run-1", plan, "2026-12-01T10:00:00Z");
         cp.phase = Phase::Draining { batch: 1, of: 5 };
-        let matcher = |v: &str| poolshift_provider_api::NodeMatcher { label: "kubesim.io/pool".into(), value: v.into() };
+        let matcher =
+            |v: &str| poolshift_provider_api::NodeMatcher { label: "kubesim.io/pool".into(), value: v.into() };
         GateInput {
             checkpoint: cp,
             live: Arc::new(NoView),

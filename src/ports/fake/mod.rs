@@ -8,6 +8,7 @@
 //! task waits, or on `tokio::time::advance`), and a clock cannot fail.
 
 pub mod cluster;
+pub mod commands;
 pub mod gatekeeper;
 pub mod lock;
 pub mod provider;
@@ -16,6 +17,7 @@ pub mod store;
 pub mod terminal;
 
 pub use cluster::ScriptedCluster;
+pub use commands::ScriptedCommands;
 pub use gatekeeper::ScriptedGatekeeper;
 pub use lock::MemoryLock;
 pub use provider::ScriptedProvider;

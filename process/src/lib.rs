@@ -1,4 +1,4 @@
-//! Running a child process (an exec plugin, a retire command) with a deadline.
+//! Running a child process (an on-prem exec plugin, a retire command, a gate command) with a deadline.
 //!
 //! The child runs in its own process group, so a timeout (or a dropped call) kills everything it started
 //! (a shell script's `curl`, Terraform's providers), not just the direct child. stdout is kept up to
@@ -93,16 +93,19 @@ impl Drop for GroupKill {
     }
 }
 
-/// Runs `program args...` with `stdin` (closed when `None`), killing its process group at `timeout`.
+/// Runs `program args...` with `stdin` (closed when `None`) and `env` added to this process's environment,
+/// killing its process group at `timeout`.
 pub async fn run(
     program: &Path,
     args: &[String],
     stdin: Option<Vec<u8>>,
+    env: &[(String, String)],
     timeout: Duration,
 ) -> Result<Finished, RunError> {
     let deadline = Instant::now() + timeout;
     let mut cmd = Command::new(program);
     cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
