@@ -10,6 +10,7 @@ const LANDED_BACK: &str = "(runbook: landed-back)";
 const PLAN_DRIFT: &str = "(runbook: plan-drift)";
 const ROLLBACK: &str = "(runbook: rollback)";
 const PERMISSIONS: &str = "(runbook: permissions)";
+const WINDOWS_GATES: &str = "(runbook: windows-and-gates)";
 
 /// The runbook for a run blocked with `reason` and `blockers`: replacements landing back on cordoned blue, a
 /// batch that no longer matches the reviewed plan, a provider permission, a green pool (or a rollback) that
@@ -20,6 +21,8 @@ pub fn blocked_runbook(reason: &str, blockers: &[Blocker]) -> &'static str {
         LANDED_BACK
     } else if reason.contains("no longer matches reviewed plan") {
         PLAN_DRIFT
+    } else if reason.starts_with("gate ") {
+        WINDOWS_GATES
     } else if reason.contains("(Permission)") {
         PERMISSIONS
     } else if blockers.is_empty() || reason.starts_with("rollback:") {

@@ -57,6 +57,9 @@ impl Reporter for TerminalProgress {
 
 /// The lines an event is told in (none for events only counted), shared by the plain lines and the
 /// progress bars (which print them above the bars).
+/// How many of a failed gate's last output lines the progress shows.
+const GATE_OUTPUT_LINES: usize = 20;
+
 pub(crate) fn describe(e: &Event, st: &mut State, verbose: bool) -> Vec<String> {
     let one = |s: String| vec![s];
     match e {
@@ -110,6 +113,16 @@ pub(crate) fn describe(e: &Event, st: &mut State, verbose: bool) -> Vec<String> 
         Event::Paused { reason } => one(format!("paused: {reason}")),
         Event::StopPassed { by, .. } if by.is_empty() => Vec::new(),
         Event::StopPassed { at, by } => one(format!("{at}: passed ({})", by.join(", "))),
+        Event::GateFailed { at, gate, output, .. } => {
+            let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+            let mut out = vec![format!("{gate} failed {at}{}", if lines.is_empty() { "" } else { "; its output:" })];
+            let skipped = lines.len().saturating_sub(GATE_OUTPUT_LINES);
+            if skipped > 0 {
+                out.push(format!("  | ... {skipped} earlier lines (all in the checkpoint's history)"));
+            }
+            out.extend(lines[skipped..].iter().map(|l| format!("  | {l}")));
+            out
+        }
         Event::Note { message } => one(message.clone()),
     }
 }

@@ -42,10 +42,17 @@ impl Engine {
                         return Ok(Err(Some(Outcome::Paused(reason))));
                     }
                     Verdict::Block { reason, output } => {
-                        if let Some(out) = output.as_deref().map(tail).filter(|o| !o.trim().is_empty()) {
+                        let out = output.as_deref().map(tail).unwrap_or_default();
+                        if !out.trim().is_empty() {
                             let now = self.now();
                             st.checkpoint.note(&now, format!("{at}: {name}: output:\n{out}"));
                         }
+                        self.reporter.event(&Event::GateFailed {
+                            at,
+                            gate: name.clone(),
+                            reason: reason.clone(),
+                            output: out.to_string(),
+                        });
                         return Ok(Err(Some(self.block(st, reason, Vec::new()).await?)));
                     }
                     Verdict::RollBack { reason } => {

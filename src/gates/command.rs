@@ -72,7 +72,7 @@ impl Gatekeeper for CommandGate {
             CommandOutcome::Finished { success: true, .. } => return Verdict::Pass,
             CommandOutcome::Finished { exit, output, .. } => (exit, output),
             CommandOutcome::TimedOut { output } => {
-                (format!("did not finish within {}", crate::text_table::duration(c.timeout)), output)
+                (format!("did not finish within {}", crate::text_table::human(c.timeout)), output)
             }
             CommandOutcome::NotStarted { message } => (format!("could not start: {message}"), String::new()),
         };

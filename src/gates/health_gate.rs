@@ -74,9 +74,9 @@ impl Gatekeeper for HealthGate {
 
 fn block(problems: &[Problem], pending: bool, s: HealthSettings) -> Verdict {
     let why = if pending {
-        format!("a replacement stayed Pending for {}", crate::text_table::duration(s.pending_timeout))
+        format!("a replacement stayed Pending for {}", crate::text_table::human(s.pending_timeout))
     } else {
-        format!("not healthy after {}", crate::text_table::duration(s.ready_timeout))
+        format!("not healthy after {}", crate::text_table::human(s.ready_timeout))
     };
     let first = problems.iter().find(|p| p.is_final(s.pending_timeout)).unwrap_or(&problems[0]);
     let more = match problems.len() {

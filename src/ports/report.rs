@@ -79,6 +79,14 @@ pub enum Event {
         at: StopPoint,
         by: Vec<String>,
     },
+    /// A gatekeeper blocked the run at `at` (a failing gate): its reason and its output, shown to the
+    /// operator and kept in the checkpoint's history.
+    GateFailed {
+        at: StopPoint,
+        gate: String,
+        reason: String,
+        output: String,
+    },
     Note {
         message: String,
     },

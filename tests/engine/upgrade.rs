@@ -5,6 +5,7 @@
 mod escalation;
 mod faults;
 mod flow;
+mod gates;
 mod green_pool;
 mod green_unrecorded;
 mod harness;
@@ -13,3 +14,4 @@ mod lifecycle;
 mod outside_writes;
 mod scripted;
 mod stops;
+mod windows;
