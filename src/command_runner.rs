@@ -55,9 +55,14 @@ mod tests {
         let ok = ProcessRunner.run(&sh("echo \"at $POOLSHIFT_STOP $POOLSHIFT_BATCH\"", Duration::from_secs(20))).await;
         assert_eq!(
             ok,
-            CommandOutcome::Finished { success: true, exit: "exited with status 0".into(), output: "at after_batch 2".into() }
+            CommandOutcome::Finished {
+                success: true,
+                exit: "exited with status 0".into(),
+                output: "at after_batch 2".into()
+            }
         );
-        let failed = ProcessRunner.run(&sh("echo checking; echo 'p99 too high' >&2; exit 3", Duration::from_secs(20))).await;
+        let failed =
+            ProcessRunner.run(&sh("echo checking; echo 'p99 too high' >&2; exit 3", Duration::from_secs(20))).await;
         assert_eq!(
             failed,
             CommandOutcome::Finished {
@@ -72,7 +77,11 @@ mod tests {
     async fn a_command_past_its_deadline_is_killed_and_a_missing_one_does_not_start() {
         let slow = ProcessRunner.run(&sh("echo waiting >&2; sleep 30", Duration::from_millis(500))).await;
         assert_eq!(slow, CommandOutcome::TimedOut { output: "waiting".into() });
-        let missing = CommandSpec { argv: vec!["/nonexistent/smoke.sh".into()], env: Vec::new(), timeout: Duration::from_secs(5) };
+        let missing = CommandSpec {
+            argv: vec!["/nonexistent/smoke.sh".into()],
+            env: Vec::new(),
+            timeout: Duration::from_secs(5),
+        };
         let CommandOutcome::NotStarted { message } = ProcessRunner.run(&missing).await else { panic!("started") };
         assert!(message.starts_with("cannot start /nonexistent/smoke.sh: No such file or directory"), "{message}");
     }

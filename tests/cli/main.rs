@@ -7,6 +7,7 @@ mod config;
 mod guided;
 mod kubectl;
 mod onprem;
+mod operator;
 mod plan;
 mod plan_file;
 mod release_target;

@@ -108,7 +108,12 @@ async fn replacements_pending_past_the_threshold_block_the_run_until_fixed() {
     agent.engine.gatekeepers = vec![scale.clone(), health(&r)];
     let out = agent.engine.start(plan).await.expect("engine runs");
     let Outcome::Blocked { reason, blockers } = out else { panic!("{out:?}") };
-    assert!(reason.starts_with("gate checks failed: a replacement stayed Pending for 1m0s: Deployment/shop/web: replacement shop/web-"), "{reason}");
+    assert!(
+        reason.starts_with(
+            "gate checks failed: a replacement stayed Pending for 1m0s: Deployment/shop/web: replacement shop/web-"
+        ),
+        "{reason}"
+    );
     assert!(reason.contains("Insufficient cpu"), "the scheduler's message: {reason}");
     assert!(blockers.is_empty());
     let cp = r.checkpoint().await;
@@ -153,7 +158,11 @@ async fn a_failing_command_blocks_with_its_output_and_passes_on_resume() {
     let r = rig(&cluster());
     let commands = Arc::new(
         ScriptedCommands::new()
-            .answer(CommandOutcome::Finished { success: true, exit: "exited with status 0".into(), output: "ok".into() })
+            .answer(CommandOutcome::Finished {
+                success: true,
+                exit: "exited with status 0".into(),
+                output: "ok".into(),
+            })
             .answer(CommandOutcome::Finished {
                 success: false,
                 exit: "exited with status 3".into(),
@@ -173,7 +182,9 @@ async fn a_failing_command_blocks_with_its_output_and_passes_on_resume() {
     let cp = r.checkpoint().await;
     assert_eq!(cp.phase, Phase::Draining { batch: 1, of: 2 });
     assert!(
-        cp.history.iter().any(|h| h.message.ends_with("gate smoke: output:\nchecking https://shop.example/health\np99 latency 840ms > 500ms\n")),
+        cp.history.iter().any(|h| h
+            .message
+            .ends_with("gate smoke: output:\nchecking https://shop.example/health\np99 latency 840ms > 500ms\n")),
         "{:?}",
         cp.history
     );
@@ -217,7 +228,8 @@ async fn a_failing_command_blocks_with_its_output_and_passes_on_resume() {
 #[tokio::test(start_paused = true)]
 async fn a_command_that_times_out_or_cannot_start_blocks_and_points_elsewhere_pass() {
     let r = rig(&cluster());
-    let commands = Arc::new(ScriptedCommands::new().answer(CommandOutcome::TimedOut { output: "waiting for rollout".into() }));
+    let commands =
+        Arc::new(ScriptedCommands::new().answer(CommandOutcome::TimedOut { output: "waiting for rollout".into() }));
     let gate = Arc::new(CommandGate::new(smoke(vec![StopKind::BeforeBlueDeletion]), commands.clone()));
     let plan = r.plan(&policy()).await;
     let mut agent = r.session("agent-1");

@@ -27,7 +27,11 @@ fn cluster() -> String {
 /// The simulator starts on Thursday 2026-01-01 00:00 UTC. Thursday's window closes after 60 s, before the
 /// run is through; Friday's lasts an hour.
 fn schedule() -> Schedule {
-    let window = |day, minutes: u64| Window { days: vec![day], start: Time::constant(0, 0, 0, 0), duration: Duration::from_secs(minutes * 60) };
+    let window = |day, minutes: u64| Window {
+        days: vec![day],
+        start: Time::constant(0, 0, 0, 0),
+        duration: Duration::from_secs(minutes * 60),
+    };
     Schedule {
         time_zone: TimeZone::UTC,
         zone_name: "UTC".into(),
@@ -74,11 +78,15 @@ async fn a_closing_window_stops_at_a_batch_boundary_and_the_next_window_finishes
 
     // Still Thursday: resume stops again at once, nothing moves.
     let out = session_with_window(&r, "agent-2").await.engine.resume().await.expect("engine resumes");
-    assert!(matches!(&out, Outcome::Paused(reason) if reason.contains("the next opens at 2026-01-02 00:00 UTC")), "{out:?}");
+    assert!(
+        matches!(&out, Outcome::Paused(reason) if reason.contains("the next opens at 2026-01-02 00:00 UTC")),
+        "{out:?}"
+    );
     assert_eq!(r.checkpoint().await.moved, moved_then);
 
     // Friday's window: the run finishes.
-    let until_friday = jiff::Timestamp::from_second(1_767_312_000).expect("2026-01-02T00:00:00Z").duration_since(r.clock.now());
+    let until_friday =
+        jiff::Timestamp::from_second(1_767_312_000).expect("2026-01-02T00:00:00Z").duration_since(r.clock.now());
     tokio::time::sleep(Duration::try_from(until_friday).expect("ahead") + Duration::from_secs(1)).await;
     let out = session_with_window(&r, "agent-3").await.engine.resume().await.expect("engine resumes");
     assert!(matches!(out, Outcome::Done(_)), "{out:?}");
