@@ -19,6 +19,7 @@ pub mod gates;
 pub mod kube;
 pub mod logging;
 pub mod model;
+pub mod notify;
 pub mod plan;
 pub mod ports;
 pub mod preflight;

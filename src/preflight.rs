@@ -120,6 +120,12 @@ mod tests {
         async fn live(&self) -> Result<Arc<dyn LiveView>, ClusterError> {
             unused("live")
         }
+        async fn annotate_node(&self, _: &str, _: &str, _: Option<&str>) -> Result<(), ClusterError> {
+            unused("annotate")
+        }
+        async fn record_event(&self, _: &crate::ports::cluster::EventRecord) -> Result<(), ClusterError> {
+            unused("event")
+        }
     }
 
     fn pod() -> PodRef {

@@ -118,12 +118,16 @@ pub(crate) fn describe(e: &Event, st: &mut State, verbose: bool) -> Vec<String> 
             let mut out = vec![format!("{gate} failed {at}{}", if lines.is_empty() { "" } else { "; its output:" })];
             let skipped = lines.len().saturating_sub(GATE_OUTPUT_LINES);
             if skipped > 0 {
-                out.push(format!("  | ... {skipped} earlier lines (all in the checkpoint's history)"));
+                out.push(format!(
+                    "  | ... {skipped} earlier lines (the output's last 4 KiB are in the checkpoint's history)"
+                ));
             }
             out.extend(lines[skipped..].iter().map(|l| format!("  | {l}")));
             out
         }
         Event::Note { message } => one(message.clone()),
+        // The outcome's own lines say these.
+        Event::RunStarted { .. } | Event::RunEnded { .. } | Event::NodeCordoned { .. } => Vec::new(),
     }
 }
 

@@ -17,14 +17,17 @@ const REQUESTED: &str = "rollback requested";
 pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
     let (selected, conn) = select_run(args.config.as_deref(), args.pool.as_deref(), args.state_file.as_deref()).await?;
     let progress = Arc::new(TerminalProgress::new(conn.clock.clone(), false));
-    let session = conn.session_with_provider(&selected, progress).await?;
+    let mut session = conn.session_with_provider(&selected, progress).await?;
     let st = existing_run(&session, "roll back").await?;
     let cp = &st.checkpoint;
     super::write_stdout(
         format!("rolling back run {} of pool {} from phase {}\n", cp.run_id, cp.pool, cp.phase).as_bytes(),
     )?;
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
-    let outcome = session.engine.rollback().await?;
+    let events = super::gatekeepers::add_events(&mut session, &selected);
+    let outcome = session.engine.rollback().await;
+    super::gatekeepers::flush_events(&events).await;
+    let outcome = outcome?;
     if let Outcome::Paused(msg) = &outcome
         && msg.starts_with(REQUESTED)
     {

@@ -92,12 +92,14 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
     gatekeepers::install(&mut session, &selected, args.ignore_windows);
+    let events = gatekeepers::add_events(&mut session, &selected);
     ui.begin(&mut session, plan.to_evict() as u64, 0, &selected.pool.guided_stops).await;
     let outcome = match &args.plan {
         Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await,
         None => session.engine.start(plan).await,
     };
     ui.finish();
+    gatekeepers::flush_events(&events).await;
     let outcome = outcome?;
     super::write_stdout(super::outcome::render(&outcome, &selected.pool.name, &selected.args()).as_bytes())?;
     Ok(super::outcome::exit_code(&outcome))

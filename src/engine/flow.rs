@@ -14,7 +14,7 @@ use crate::model::checkpoint::{BatchState, Blocker, Phase, RollbackStep, RunStat
 use crate::model::identity::Subject;
 use crate::model::plan::Disposition;
 use crate::model::version::Version;
-use crate::ports::report::Event;
+use crate::ports::report::{Event, RunEnd};
 use crate::ports::{LockError, Stored};
 
 /// Once green's nodes are all Ready, how soon the provider is asked again whether the pool is Ready.
@@ -27,6 +27,20 @@ impl Engine {
         let result = self.run_phases(&mut st).await;
         if let Err(e) = &result {
             self.record_failure(&mut st, e).await;
+        }
+        let end = match &result {
+            Ok(Outcome::Done(_)) => Some(RunEnd::Done),
+            Ok(Outcome::Paused(reason)) => Some(RunEnd::Paused(reason.clone())),
+            Ok(Outcome::Blocked { reason, .. }) => Some(RunEnd::Blocked(reason.clone())),
+            Ok(Outcome::RolledBack) => Some(RunEnd::RolledBack),
+            Ok(Outcome::Aborted) => Some(RunEnd::Aborted),
+            Ok(Outcome::Failed(reason)) => Some(RunEnd::Failed(reason.clone())),
+            // A halted process (a simulated crash, a lost lease) says nothing: another agent goes on.
+            Err(EngineError::Halted(_) | EngineError::Lock(LockError::Lost { .. })) => None,
+            Err(e) => Some(RunEnd::Failed(e.to_string())),
+        };
+        if let Some(end) = end {
+            self.reporter.event(&Event::RunEnded { run_id: st.checkpoint.run_id.clone(), end });
         }
         result
     }
@@ -322,6 +336,7 @@ impl Engine {
             }
             if matches!(status.as_ref().map(|s| &s.state), Some(PoolState::Ready)) && ready >= want {
                 self.reporter.event(&Event::GreenReady { pool: name.clone(), nodes: ready });
+                self.mark_green(st, true).await?;
                 return Ok(Ok(true));
             }
             if now >= deadline {
@@ -409,6 +424,7 @@ impl Engine {
         let run_id = st.checkpoint.run_id.clone();
         for node in &blue {
             self.cluster.set_cordon(node, true, &run_id).await?;
+            self.reporter.event(&Event::NodeCordoned { node: node.clone() });
         }
         self.reporter.event(&Event::Cordoned { nodes: blue.len() });
         Ok(())
@@ -461,6 +477,8 @@ impl Engine {
                 .map_or(0, |b| b.pods.iter().filter(|p| p.disposition == Disposition::Evict).count());
             let nodes = st.checkpoint.batch_nodes(i).to_vec();
             self.reporter.event(&Event::BatchStarted { batch: i, of, nodes: nodes.clone(), pods: planned });
+            // Green nodes that joined since (an autoscaled green) get the mark too.
+            self.mark_green(st, true).await?;
             let started = self.clock.elapsed();
             // Every blue node is cordoned by now: a workload pod appearing on one during the drain landed back.
             let blue: Vec<String> = st.checkpoint.all_batch_nodes().cloned().collect();
@@ -633,6 +651,7 @@ impl Engine {
             }
         }
         self.reporter.event(&Event::BlueDeleted { pool });
+        self.mark_green(st, false).await?;
         Ok(Ok(()))
     }
 }

@@ -13,6 +13,7 @@ mod gates;
 mod plan_check;
 mod retry;
 mod rollback;
+pub mod scale_down;
 pub mod steps;
 pub mod stops;
 pub mod tracker;
@@ -203,6 +204,12 @@ impl Engine {
         let expected = existing.map(|s| s.version);
         st.checkpoint.seq += 1;
         st.version = self.store.save(&st.checkpoint, expected.as_deref()).await?;
+        self.reporter.event(&Event::RunStarted {
+            run_id: st.checkpoint.run_id.clone(),
+            from: st.checkpoint.plan.blue.version.clone(),
+            to: st.checkpoint.plan.target.version.to_string(),
+            resumed: false,
+        });
         self.run(st).await
     }
 
@@ -237,6 +244,12 @@ impl Engine {
             });
         }
         announce(cp);
+        self.reporter.event(&Event::RunStarted {
+            run_id: cp.run_id.clone(),
+            from: cp.plan.blue.version.clone(),
+            to: cp.plan.target.version.to_string(),
+            resumed: true,
+        });
         cp.requests.pause = None;
         cp.status = RunStatus::Running;
         let now = self.now();

@@ -21,6 +21,7 @@ use super::errors::cluster_error;
 use super::retry::transient;
 use super::slim::SlimPod;
 use crate::model::snapshot::{ControllerInfo, NodeInfo, PdbInfo, PodInfo, Reduced, Snapshot, volume_infos};
+use crate::ports::cluster::EventRecord;
 use crate::ports::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 
 /// Page size of the snapshot's lists (client-go's pager default).
@@ -247,6 +248,14 @@ impl Cluster for KubeCluster {
     async fn live(&self) -> Result<Arc<dyn LiveView>, ClusterError> {
         let cache = self.live.get_or_try_init(|| LiveCache::start(self.client.clone(), SYNC_TIMEOUT)).await?;
         Ok(cache.clone())
+    }
+
+    async fn annotate_node(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), ClusterError> {
+        super::events::annotate_node(&self.client, node, key, value).await
+    }
+
+    async fn record_event(&self, event: &EventRecord) -> Result<(), ClusterError> {
+        super::events::create(&self.client, event).await
     }
 }
 

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod cluster;
 pub mod configmap_store;
 mod errors;
+pub mod events;
 pub mod lease;
 pub mod retry;
 pub mod slim;

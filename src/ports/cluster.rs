@@ -72,6 +72,37 @@ pub trait Cluster: Send + Sync {
 
     /// The watch-fed view of the cluster; started on first use.
     async fn live(&self) -> Result<Arc<dyn LiveView>, ClusterError>;
+
+    /// Sets (`Some`) or removes (`None`) an annotation of a node.
+    async fn annotate_node(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), ClusterError>;
+
+    /// Writes a Kubernetes Event (core/v1) about a node or the checkpoint object.
+    async fn record_event(&self, event: &EventRecord) -> Result<(), ClusterError>;
+}
+
+/// What an Event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventObject {
+    Node(String),
+    /// The checkpoint ConfigMap.
+    ConfigMap {
+        namespace: String,
+        name: String,
+    },
+}
+
+/// A Kubernetes Event as poolshift writes it: `reason` in CamelCase (`Cordoned`, `EvictionBlocked`), a
+/// Warning when an operator should look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    pub object: EventObject,
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+    /// What poolshift was doing (`Cordon`, `Drain`, `Upgrade`), the Event's `action`.
+    pub action: String,
+    /// The agent that wrote it (the lease holder), the Event's `reportingInstance`.
+    pub instance: String,
 }
 
 /// A workload's pods as the readiness gate counts them.

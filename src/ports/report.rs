@@ -81,6 +81,22 @@ pub enum Event {
     },
     /// A gatekeeper blocked the run at `at` (a failing gate): its reason and its output, shown to the
     /// operator and kept in the checkpoint's history.
+    /// A run starts or resumes (`resumed`): run id, the pool's version and the target.
+    RunStarted {
+        run_id: String,
+        from: String,
+        to: String,
+        resumed: bool,
+    },
+    /// The run stopped: finished, paused, blocked, rolled back, aborted or failed.
+    RunEnded {
+        run_id: String,
+        end: RunEnd,
+    },
+    /// One blue node was cordoned (before the summary [`Event::Cordoned`]).
+    NodeCordoned {
+        node: String,
+    },
     GateFailed {
         at: StopPoint,
         gate: String,
@@ -90,6 +106,18 @@ pub enum Event {
     Note {
         message: String,
     },
+}
+
+/// How a run stopped, for reporters (the engine's `Outcome` in words).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "end", content = "reason")]
+pub enum RunEnd {
+    Done,
+    Paused(String),
+    Blocked(String),
+    RolledBack,
+    Aborted,
+    Failed(String),
 }
 
 pub trait Reporter: Send + Sync {

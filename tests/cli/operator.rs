@@ -66,6 +66,7 @@ fn a_window_that_closes_mid_run_stops_at_a_batch_boundary_and_resume_continues_i
     assert!((1..4).contains(&done), "stopped between batches: {s}");
     assert!(s["run"]["phase"].as_str().expect("phase").starts_with("Draining batch"), "{s}");
     assert_eq!(green_nodes(&cluster), 4);
+    assert_eq!(scale_down_disabled(&cluster), vec!["true"; 4], "a paused run keeps green from being scaled down");
 
     // The hourly job, still outside: nothing moves.
     let o = cluster.run("upgrade", &["--yes", "--resume"]);
@@ -83,6 +84,59 @@ fn a_window_that_closes_mid_run_stops_at_a_batch_boundary_and_resume_continues_i
     assert!(out.contains("done: pool blue upgraded to green pool blue-v1-31-4"), "{out}");
     cluster.assert_invariants();
     cluster.assert_only_green();
+    assert!(scale_down_disabled(&cluster).is_empty(), "the mark is gone once the run is done");
+
+    // What the cluster was told, read back with kubectl: on the checkpoint ConfigMap ...
+    let on_checkpoint = events(
+        &cluster,
+        "poolshift-system",
+        "involvedObject.kind=ConfigMap,involvedObject.name=poolshift-cli-test-blue",
+    );
+    let reasons: Vec<&str> = on_checkpoint.iter().map(|(_, reason, _)| reason.as_str()).collect();
+    let done = done as usize;
+    let mut want = vec!["UpgradeStarted", "GreenPoolCreating", "GreenPoolReady"];
+    want.extend(std::iter::repeat_n("BatchDrained", done));
+    want.extend(["Paused", "UpgradeResumed"]);
+    want.extend(std::iter::repeat_n("BatchDrained", 4 - done));
+    want.extend(["BluePoolDeleted", "UpgradeSucceeded"]);
+    assert_eq!(reasons, want, "{on_checkpoint:?}");
+    let paused = on_checkpoint.iter().find(|(_, r, _)| r == "Paused").expect("paused");
+    assert!(paused.2.starts_with("paused: outside every maintenance window"), "{paused:?}");
+    // ... and on each blue node: cordoned, then drained.
+    let on_nodes = events(&cluster, "default", "involvedObject.kind=Node");
+    for node in ["blue-a-0", "blue-b-1", "blue-a-2", "blue-b-3"] {
+        let of: Vec<&str> = on_nodes.iter().filter(|(n, _, _)| n == node).map(|(_, r, _)| r.as_str()).collect();
+        assert_eq!(of, vec!["Cordoned", "Draining"], "{node}: {on_nodes:?}");
+    }
+}
+
+/// `cluster-autoscaler.kubernetes.io/scale-down-disabled` of every green node that has it.
+fn scale_down_disabled(cluster: &SimCluster) -> Vec<String> {
+    let nodes = cluster.served.kubectl_json(&["get", "nodes"]);
+    crate::support::items(&nodes)
+        .iter()
+        .filter(|n| crate::support::text(n, "/metadata/name").starts_with("blue-v1-31-4-"))
+        .filter_map(|n| n["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/scale-down-disabled"].as_str())
+        .map(str::to_string)
+        .collect()
+}
+
+/// (object, reason, message) of the Events in `namespace` matching `selector`, oldest first.
+fn events(cluster: &SimCluster, namespace: &str, selector: &str) -> Vec<(String, String, String)> {
+    let list = cluster.served.kubectl_json(&["get", "events", "-n", namespace, "--field-selector", selector]);
+    let mut out: Vec<(String, String, String, String)> = crate::support::items(&list)
+        .iter()
+        .map(|e| {
+            (
+                crate::support::text(e, "/eventTime").to_string(),
+                crate::support::text(e, "/involvedObject/name").to_string(),
+                crate::support::text(e, "/reason").to_string(),
+                crate::support::text(e, "/message").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out.into_iter().map(|(_, o, r, m)| (o, r, m)).collect()
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! [`Script`] names failing.
 //!
 //! Operations: `snapshot`, `set_cordon` (argument `node cordon|uncordon`), `evict` (`namespace/name`, with
-//! ` dry-run` for a dry run), `delete_pod` (`namespace/name`), `live`. A fault becomes `ClusterError::Api`
+//! ` dry-run` for a dry run), `delete_pod` (`namespace/name`), `live`, `annotate_node` (`node key`), `record_event`
+//! (the reason). A fault becomes `ClusterError::Api`
 //! ([`Fault::Api`]) or `ClusterError::Transport` (anything else); [`Fault::Evict`] is `evict`'s answer itself.
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 
 use super::script::{Fault, Script};
 use crate::model::snapshot::Snapshot;
+use crate::ports::cluster::EventRecord;
 use crate::ports::{Cluster, ClusterError, EvictOutcome, LiveView, PodRef};
 
 pub struct ScriptedCluster {
@@ -68,5 +70,15 @@ impl Cluster for ScriptedCluster {
     async fn live(&self) -> Result<Arc<dyn LiveView>, ClusterError> {
         let verdict = self.script.call("live", "");
         verdict.run(|| self.inner.live(), |f| Err(error(&f, "watch", "cluster"))).await
+    }
+
+    async fn annotate_node(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), ClusterError> {
+        let verdict = self.script.call("annotate_node", format!("{node} {key}"));
+        verdict.run(|| self.inner.annotate_node(node, key, value), |f| Err(error(&f, "annotate", node))).await
+    }
+
+    async fn record_event(&self, event: &EventRecord) -> Result<(), ClusterError> {
+        let verdict = self.script.call("record_event", event.reason.clone());
+        verdict.run(|| self.inner.record_event(event), |f| Err(error(&f, "record_event", &event.reason))).await
     }
 }

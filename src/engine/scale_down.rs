@@ -1,0 +1,24 @@
+//! Green's nodes carry `cluster-autoscaler.kubernetes.io/scale-down-disabled: "true"` while a run is live
+//! (from green Ready until blue is deleted, paused and blocked runs included), so a cluster autoscaler does
+//! not remove a green node it finds under-used in the middle of the migration; the mark comes off when the
+//! run is done.
+
+use super::{Engine, EngineError};
+use crate::ports::Stored;
+
+/// The cluster autoscaler's per-node opt-out from scale-down.
+pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
+
+impl Engine {
+    /// Sets (`protect`) or removes the mark on every node of green as the watch-fed view shows them now
+    /// (nodes that joined since the last call included). Setting it again is harmless.
+    pub(crate) async fn mark_green(&self, st: &Stored, protect: bool) -> Result<(), EngineError> {
+        let matcher = self.provider.node_matcher(&st.checkpoint.green.name);
+        let live = self.cluster.live().await?;
+        let value = protect.then_some("true");
+        for node in live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value)) {
+            self.cluster.annotate_node(&node.name, SCALE_DOWN_DISABLED, value).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! Kubernetes Events for the people who watch the cluster (`kubectl describe node`, `kubectl get events`):
+//! on each node poolshift cordons and drains, and on the run's checkpoint ConfigMap. Reasons are CamelCase
+//! verbs and states, as Karpenter and Cluster API name theirs. [`records`] is the pure mapping from the
+//! engine's events; [`KubeEvents`] writes them from a background task, so a slow or refusing API server
+//! never holds the run.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::ports::Cluster;
+use crate::ports::cluster::{EventObject, EventRecord};
+use crate::ports::report::{Event, Reporter, RunEnd};
+
+/// What the mapping needs to know about the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunContext {
+    pub pool: String,
+    /// The checkpoint ConfigMap, when checkpoints are kept in the cluster.
+    pub checkpoint: Option<EventObject>,
+    /// The agent (lease holder), the Events' reporting instance.
+    pub instance: String,
+}
+
+fn record(
+    ctx: &RunContext,
+    object: EventObject,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    message: String,
+) -> EventRecord {
+    EventRecord {
+        object,
+        warning,
+        reason: reason.into(),
+        message,
+        action: action.into(),
+        instance: ctx.instance.clone(),
+    }
+}
+
+/// The Events to write for engine event `e`.
+pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
+    let pool = &ctx.pool;
+    let run = |warning, reason: &str, message: String| {
+        ctx.checkpoint.clone().map(|o| record(ctx, o, warning, reason, "Upgrade", message)).into_iter().collect()
+    };
+    match e {
+        Event::RunStarted { run_id, from, to, resumed: false } => {
+            run(false, "UpgradeStarted", format!("run {run_id} started: pool {pool} {from} -> {to}"))
+        }
+        Event::RunStarted { run_id, from, to, resumed: true } => {
+            run(false, "UpgradeResumed", format!("run {run_id} resumed: pool {pool} {from} -> {to}"))
+        }
+        Event::GreenCreated { pool: green } => {
+            run(false, "GreenPoolCreating", format!("green pool {green}: creation requested"))
+        }
+        Event::GreenReady { pool: green, nodes } => {
+            run(false, "GreenPoolReady", format!("green pool {green}: {nodes} nodes Ready"))
+        }
+        Event::NodeCordoned { node } => vec![record(
+            ctx,
+            EventObject::Node(node.clone()),
+            false,
+            "Cordoned",
+            "Cordon",
+            format!("cordoned by poolshift: pool {pool} is being replaced by a new pool"),
+        )],
+        Event::BatchStarted { batch, of, nodes, pods } => nodes
+            .iter()
+            .map(|n| {
+                let message =
+                    format!("draining: batch {} of {of} of pool {pool}, {pods} pods to evict in the batch", batch + 1);
+                record(ctx, EventObject::Node(n.clone()), false, "Draining", "Drain", message)
+            })
+            .collect(),
+        Event::BatchDone { batch, of, moved, seconds } => run(
+            false,
+            "BatchDrained",
+            format!("batch {} of {of} drained: {moved} pods moved in {seconds:.0}s", batch + 1),
+        ),
+        Event::Blocked { blockers } => {
+            let mut out: Vec<EventRecord> = blockers
+                .iter()
+                .filter(|b| !b.node.is_empty())
+                .map(|b| {
+                    let pdb = b.pdb.as_ref().map(|p| format!(" (PodDisruptionBudget {p})")).unwrap_or_default();
+                    let message = format!("cannot evict {}{pdb}: {}", b.pod, b.reason);
+                    record(ctx, EventObject::Node(b.node.clone()), true, "EvictionBlocked", "Drain", message)
+                })
+                .collect();
+            if let Some(first) = blockers.first() {
+                let pdb = first.pdb.as_ref().map(|p| format!(", PodDisruptionBudget {p}")).unwrap_or_default();
+                let node = if first.node.is_empty() { String::new() } else { format!(" on {}", first.node) };
+                out.extend(run(
+                    true,
+                    "Blocked",
+                    format!("{} pod(s) cannot move; first: {}{node}{pdb}: {}", blockers.len(), first.pod, first.reason),
+                ));
+            }
+            out
+        }
+        Event::Quarantined { nodes } => nodes
+            .iter()
+            .map(|n| {
+                let message = "quarantined: left cordoned with its stuck pods for an operator".to_string();
+                record(ctx, EventObject::Node(n.clone()), true, "Quarantined", "Drain", message)
+            })
+            .collect(),
+        Event::GateFailed { gate, reason, .. } => run(true, "GateFailed", format!("{gate}: {reason}")),
+        Event::Paused { reason } => run(false, "Paused", format!("paused: {reason}")),
+        Event::BlueDeleted { pool: blue } => run(false, "BluePoolDeleted", format!("blue pool {blue} deleted")),
+        Event::RunEnded { run_id, end } => match end {
+            RunEnd::Done => run(false, "UpgradeSucceeded", format!("run {run_id} done: pool {pool} upgraded")),
+            RunEnd::RolledBack => {
+                run(false, "RolledBack", format!("run {run_id} rolled back: pool {pool} is back in service"))
+            }
+            RunEnd::Aborted => run(true, "Aborted", format!("run {run_id} aborted; the cluster is left as it was")),
+            RunEnd::Failed(reason) => run(true, "UpgradeFailed", format!("run {run_id} failed: {reason}")),
+            // Said by their own events (Paused, Blocked, GateFailed).
+            RunEnd::Paused(_) | RunEnd::Blocked(_) => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Writes the Events of a run through the cluster port, in order, from a background task.
+pub struct KubeEvents {
+    ctx: RunContext,
+    queue: Mutex<Option<mpsc::UnboundedSender<EventRecord>>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl KubeEvents {
+    pub fn start(cluster: Arc<dyn Cluster>, ctx: RunContext) -> Arc<Self> {
+        let (queue, mut rx) = mpsc::unbounded_channel::<EventRecord>();
+        let task = tokio::spawn(async move {
+            let mut warned = false;
+            while let Some(rec) = rx.recv().await {
+                if let Err(e) = cluster.record_event(&rec).await
+                    && !std::mem::replace(&mut warned, true)
+                {
+                    // Once: a cluster that refuses Events (RBAC) would otherwise say it for every one.
+                    tracing::warn!(error = %e, reason = %rec.reason, "cannot write Kubernetes Events; the run goes on without them");
+                }
+            }
+        });
+        Arc::new(Self { ctx, queue: Mutex::new(Some(queue)), task: Mutex::new(Some(task)) })
+    }
+
+    /// Stops taking events and waits (at most `limit`) until the queued ones are written.
+    pub async fn flush(&self, limit: Duration) {
+        // Dropping the sender closes the queue: the task ends after the last record.
+        drop(lock(&self.queue).take());
+        let task = lock(&self.task).take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(limit, task).await;
+        }
+    }
+}
+
+impl Reporter for KubeEvents {
+    fn event(&self, e: &Event) {
+        let recs = records(e, &self.ctx);
+        if let Some(q) = lock(&self.queue).as_ref() {
+            for rec in recs {
+                let _ = q.send(rec);
+            }
+        }
+    }
+}
