@@ -10,13 +10,14 @@ use crate::engine::Engine;
 use crate::kube::cluster::KubeCluster;
 use crate::kube::configmap_store::ConfigMapStore;
 use crate::kube::lease::LeaseLock;
+use crate::model::checkpoint::RunStatus;
 use crate::model::plan::UpgradePlan;
 use crate::model::policy::Policy;
 use crate::model::snapshot::{ProviderRecord, Snapshot};
 use crate::model::version::Version;
 use crate::plan::target::TargetPolicy;
 use crate::plan::{PlanError, PlanInput, build};
-use crate::ports::{CheckpointStore, Clock, Cluster, ClusterError, Reporter};
+use crate::ports::{CheckpointStore, Clock, Cluster, ClusterError, Reporter, StoreError};
 use crate::state::file_store::FileStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +45,11 @@ pub enum StateLocation {
 
 pub struct Session {
     pub cluster_name: String,
+    /// The pool as the cluster file names it: keys the checkpoint and the Lease.
     pub pool: String,
+    /// The provider's pool that is the configured pool now: the configured name until an upgrade finished,
+    /// then that upgrade's green pool (blue was deleted), and so on ([`Session::follow_lineage`]).
+    pub blue: String,
     pub cluster: Arc<KubeCluster>,
     pub provider: Arc<dyn Provider>,
     pub engine: Engine,
@@ -69,7 +74,28 @@ impl Session {
         };
         let lock = Arc::new(LeaseLock::new(client, cluster_name, pool, clock.clone()));
         let engine = Engine::new(cluster.clone(), provider.clone(), store, lock, clock, reporter, holder);
-        Self { cluster_name: cluster_name.to_string(), pool: pool.to_string(), cluster, provider, engine }
+        Self {
+            cluster_name: cluster_name.to_string(),
+            pool: pool.to_string(),
+            blue: pool.to_string(),
+            cluster,
+            provider,
+            engine,
+        }
+    }
+
+    /// Finds the provider pool the configured pool is now from its last checkpoint: after a finished upgrade
+    /// the green pool replaced blue (a scheduled job's next patch upgrade starts from it); after a rollback, an
+    /// abort, or during a run, the run's blue pool. Without a checkpoint: the configured name.
+    pub async fn follow_lineage(&mut self) -> Result<(), StoreError> {
+        if let Some(st) = self.engine.store.load().await? {
+            let cp = &st.checkpoint;
+            self.blue = match cp.status {
+                RunStatus::Done => cp.green.name.clone(),
+                _ => cp.pool.clone(),
+            };
+        }
+        Ok(())
     }
 
     /// Reads the cluster and the provider, and builds the plan `upgrade` would execute.
@@ -95,11 +121,11 @@ impl Session {
         target: &TargetPolicy,
         policy: &Policy,
     ) -> Result<UpgradePlan, SessionError> {
-        let blue = self.provider.describe_pool(&self.pool).await?;
+        let blue = self.provider.describe_pool(&self.blue).await?;
         let offered = self.provider.versions().await?;
-        let matcher = self.provider.node_matcher(&self.pool);
+        let matcher = self.provider.node_matcher(&self.blue);
         let provider = self.provider.clone();
-        let pool = self.pool.clone();
+        let pool = self.blue.clone();
         let name = move |v: &str| provider.green_name(&pool, v);
         let mut plan = build(&PlanInput {
             cluster: &self.cluster_name,

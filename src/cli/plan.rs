@@ -62,12 +62,13 @@ async fn online(args: &PlanArgs) -> Result<Option<Planned>, CliError> {
     let t = &args.target;
     let selected = Selected::load(t.config.as_deref(), t.pool.as_deref(), t.state_file.as_deref())?;
     let conn = Connection::open(&selected.config, None).await?;
-    let session = conn.session_with_provider(&selected, Arc::new(super::connect::Silent)).await?;
+    let mut session = conn.session_with_provider(&selected, Arc::new(super::connect::Silent)).await?;
+    session.follow_lineage().await?;
     let (target, policy) = target_and_policy(&selected, t.to.as_ref(), false)?;
     let (mut plan, snapshot) = match session.plan_and_snapshot(&target, &policy).await {
         Ok(x) => x,
         Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
-            super::write_stdout(format!("pool {}: {e}\n", session.pool).as_bytes())?;
+            super::write_stdout(format!("pool {}: {e}\n", session.blue).as_bytes())?;
             return Ok(None);
         }
         Err(e) => return Err(e.into()),
@@ -79,7 +80,7 @@ async fn online(args: &PlanArgs) -> Result<Option<Planned>, CliError> {
         crate::preflight::DEFAULT_CONCURRENCY,
     );
     plan.review.preflight = Some(preflight.await);
-    let matcher = session.provider.node_matcher(&session.pool);
+    let matcher = session.provider.node_matcher(&session.blue);
     Ok(Some(Planned { plan, snapshot, matcher }))
 }
 
@@ -197,7 +198,7 @@ pub async fn plan_or_nothing(
     match session.plan(target, policy).await {
         Ok(plan) => Ok(Some(plan)),
         Err(SessionError::Plan(PlanError::Target(e @ TargetError::UpToDate { .. }))) => {
-            super::write_stdout(format!("pool {}: {e}\n", session.pool).as_bytes())?;
+            super::write_stdout(format!("pool {}: {e}\n", session.blue).as_bytes())?;
             Ok(None)
         }
         Err(e) => Err(e.into()),

@@ -33,8 +33,12 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
         Some(file) => Some(super::plan_file::read(file)?),
         None => None,
     };
-    let pool = t.pool.as_deref().or(reviewed.as_ref().map(|p| p.pool.as_str()));
-    let selected = Selected::load(t.config.as_deref(), pool, t.state_file.as_deref())?;
+    let pool = match (&t.pool, &reviewed) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(plan)) => Some(configured_pool_of(plan, t.config.as_deref())?),
+        (None, None) => None,
+    };
+    let selected = Selected::load(t.config.as_deref(), pool.as_deref(), t.state_file.as_deref())?;
     if let (Some(plan), Some(file)) = (&reviewed, &args.plan) {
         same_pool(plan, &selected, file)?;
     }
@@ -59,6 +63,7 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
         }
         return Err(super::busy::unfinished(&session, &st.checkpoint, &selected).await);
     }
+    session.follow_lineage().await?;
     if let Some(reason) = gatekeepers::window_closed(&selected, conn.clock.as_ref(), args.ignore_windows) {
         super::write_stdout(
             format!("not starting: {reason}; nothing changed (runbook: windows-and-gates)\n").as_bytes(),
@@ -118,10 +123,31 @@ fn unattended_target(to: &Target, selected: &Selected, args: &UpgradeArgs) -> Re
     Ok(())
 }
 
+/// Whether provider pool `pool` is configured pool `configured`: the same name, or a green pool an earlier
+/// upgrade of it made (`workers-v1-31-4`), which replaced it.
+fn descends_from(pool: &str, configured: &str) -> bool {
+    pool == configured
+        || pool
+            .strip_prefix(configured)
+            .and_then(|rest| rest.strip_prefix("-v"))
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '-'))
+}
+
+/// The configured pool a reviewed plan is for (no `--pool`): the one its pool is, or descends from.
+fn configured_pool_of(plan: &UpgradePlan, config: Option<&Path>) -> Result<String, CliError> {
+    let file = crate::config::ClusterConfig::locate(config)?;
+    let cfg = crate::config::ClusterConfig::load(&file)?;
+    Ok(cfg
+        .pools
+        .iter()
+        .find(|p| descends_from(&plan.pool, &p.name))
+        .map_or_else(|| plan.pool.clone(), |p| p.name.clone()))
+}
+
 /// A reviewed plan is for one cluster and pool: the configuration must name the same ones.
 fn same_pool(plan: &UpgradePlan, selected: &Selected, file: &Path) -> Result<(), CliError> {
     let cluster = &selected.config.cluster.name;
-    if plan.cluster != *cluster || plan.pool != selected.pool.name {
+    if plan.cluster != *cluster || !descends_from(&plan.pool, &selected.pool.name) {
         return Err(CliError::PlanFile {
             path: file.to_path_buf(),
             message: format!(

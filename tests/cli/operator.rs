@@ -86,6 +86,14 @@ fn a_window_that_closes_mid_run_stops_at_a_batch_boundary_and_resume_continues_i
     cluster.assert_only_green();
     assert!(scale_down_disabled(&cluster).is_empty(), "the mark is gone once the run is done");
 
+    // The next hourly job: the configured pool is now the green one (blue was deleted), already at the
+    // newest patch, so there is nothing to do; it does not fail looking for the deleted pool.
+    let o = cluster.run("upgrade", &["--yes", "--resume"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
+    assert!(out.starts_with("pool blue-v1-31-4: "), "{out}");
+    assert_eq!(cluster.pools(), vec!["blue-v1-31-4".to_string()], "nothing created");
+
     // What the cluster was told, read back with kubectl: on the checkpoint ConfigMap ...
     let on_checkpoint = events(
         &cluster,
