@@ -18,6 +18,7 @@ pub mod exit;
 pub mod gates;
 pub mod kube;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod plan;
@@ -31,5 +32,6 @@ pub mod session;
 pub mod state;
 pub mod text_table;
 pub mod time;
+pub mod webhook_client;
 
 pub use exit::Exit;

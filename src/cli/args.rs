@@ -193,6 +193,9 @@ pub struct UpgradeArgs {
     /// Run although the file's maintenance windows are all closed (an operator's emergency change).
     #[arg(long)]
     pub ignore_windows: bool,
+    /// Serve Prometheus metrics of the run at http://ADDR/metrics while it is live (`0.0.0.0:9090`).
+    #[arg(long, value_name = "ADDR", env = "POOLSHIFT_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +238,9 @@ pub struct ResumeArgs {
     /// Run although the file's maintenance windows are all closed (an operator's emergency change).
     #[arg(long)]
     pub ignore_windows: bool,
+    /// Serve Prometheus metrics of the run at http://ADDR/metrics while it is live (`0.0.0.0:9090`).
+    #[arg(long, value_name = "ADDR", env = "POOLSHIFT_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,14 @@ pub enum CliError {
         "--to next-minor: an unattended run (--yes without a terminal) moves to the next minor version only when {file} sets `to: next-minor` for pool {pool}; nothing changed (runbook: scheduled-upgrades)"
     )]
     JobNextMinor { file: String, pool: String },
+    #[error(
+        "{file} sends notifications to the webhook in ${var}, which is not set: set it (from a Secret in the CronJob) or remove the webhook; nothing changed (runbook: scheduled-upgrades)"
+    )]
+    WebhookUrlMissing { var: String, file: String },
+    #[error("webhooks: cannot set up the HTTP client: {0}")]
+    Webhooks(String),
+    #[error("{0}; nothing changed (choose another --metrics-addr)")]
+    Metrics(#[from] crate::metrics::ServeError),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
     /// Boxed: a session error carries versions (with their provider release), which makes it large.
@@ -126,6 +134,8 @@ impl CliError {
             | CliError::Scenario(_)
             | CliError::NeedsYes
             | CliError::JobNextMinor { .. }
+            | CliError::WebhookUrlMissing { .. }
+            | CliError::Metrics(_)
             | CliError::Config(_)
             | CliError::KubeConfig(_)
             | CliError::Provider(_)
@@ -158,6 +168,7 @@ impl CliError {
             | CliError::Store(_)
             | CliError::Cluster(_)
             | CliError::WriteFile { .. }
+            | CliError::Webhooks(_)
             | CliError::Rehearsal(_) => Exit::Failed,
         }
     }

@@ -36,30 +36,3 @@ pub fn window_closed(selected: &Selected, clock: &dyn Clock, ignore_windows: boo
     }
     selected.config.schedule.as_ref()?.closed_reason(clock.now())
 }
-
-/// How long the end of a command waits for its queued Kubernetes Events to be written.
-const EVENTS_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Adds Kubernetes Events (on the nodes, and on the checkpoint ConfigMap when checkpoints are kept in the
-/// cluster) to the session's reporters. Returns the writer, to [`flush_events`] before the process exits.
-pub fn add_events(session: &mut Session, selected: &Selected) -> Arc<crate::notify::KubeEvents> {
-    use crate::notify::{FanOut, KubeEvents, RunContext};
-    use crate::ports::cluster::EventObject;
-    let checkpoint = match &selected.state {
-        crate::session::StateLocation::ConfigMap => Some(EventObject::ConfigMap {
-            namespace: crate::kube::SYSTEM_NAMESPACE.to_string(),
-            name: crate::kube::object_name(&selected.config.cluster.name, &selected.pool.name),
-        }),
-        crate::session::StateLocation::File(_) => None,
-    };
-    let engine = &mut session.engine;
-    let ctx = RunContext { pool: selected.pool.name.clone(), checkpoint, instance: engine.holder.clone() };
-    let events = KubeEvents::start(engine.cluster.clone(), ctx);
-    engine.reporter = Arc::new(FanOut(vec![engine.reporter.clone(), events.clone()]));
-    events
-}
-
-/// Waits a little for the run's last Events to reach the API server.
-pub async fn flush_events(events: &crate::notify::KubeEvents) {
-    events.flush(EVENTS_FLUSH).await;
-}

@@ -11,6 +11,7 @@ pub mod error;
 mod gatekeepers;
 pub mod guided;
 mod man;
+mod notifications;
 pub mod outcome;
 mod pause;
 mod plan;

@@ -38,7 +38,8 @@ pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
     super::gatekeepers::install(&mut session, &selected, resume.ignore_windows);
-    let events = super::gatekeepers::add_events(&mut session, &selected);
+    let notifications =
+        super::notifications::Notifications::attach(&mut session, &selected, resume.metrics_addr.as_deref()).await?;
     // Said once the lease is ours: a run another agent holds is refused without claiming to resume it.
     let announce = |cp: &Checkpoint| {
         let before = match &cp.status {
@@ -51,7 +52,7 @@ pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
     ui.begin(&mut session, cp.plan.to_evict() as u64, cp.moved, &selected.pool.guided_stops).await;
     let outcome = session.engine.resume_with(&announce).await;
     ui.finish();
-    super::gatekeepers::flush_events(&events).await;
+    notifications.finish().await;
     let outcome = match outcome {
         Err(EngineError::Lock(e @ LockError::Held { .. })) => {
             return Err(super::busy::held(e, Some(&st.checkpoint.run_id), &selected));

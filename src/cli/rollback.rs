@@ -24,9 +24,9 @@ pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
         format!("rolling back run {} of pool {} from phase {}\n", cp.run_id, cp.pool, cp.phase).as_bytes(),
     )?;
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
-    let events = super::gatekeepers::add_events(&mut session, &selected);
+    let notifications = super::notifications::Notifications::attach(&mut session, &selected, None).await?;
     let outcome = session.engine.rollback().await;
-    super::gatekeepers::flush_events(&events).await;
+    notifications.finish().await;
     let outcome = outcome?;
     if let Outcome::Paused(msg) = &outcome
         && msg.starts_with(REQUESTED)

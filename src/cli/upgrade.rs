@@ -12,6 +12,7 @@ use super::connect::{Connection, Selected};
 use super::error::CliError;
 use super::gatekeepers;
 use super::guided::Ui;
+use super::notifications::Notifications;
 use super::plan::{plan_or_nothing, summary, target_and_policy};
 use crate::config::TargetSpec;
 use crate::exit::Exit;
@@ -58,7 +59,12 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
                 pool: Some(selected.pool.name.clone()),
                 state_file: t.state_file.clone(),
             };
-            let resume = ResumeArgs { pool, yes: args.yes, ignore_windows: args.ignore_windows };
+            let resume = ResumeArgs {
+                pool,
+                yes: args.yes,
+                ignore_windows: args.ignore_windows,
+                metrics_addr: args.metrics_addr.clone(),
+            };
             return super::resume::run(&resume).await;
         }
         return Err(super::busy::unfinished(&session, &st.checkpoint, &selected).await);
@@ -97,14 +103,14 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
     gatekeepers::install(&mut session, &selected, args.ignore_windows);
-    let events = gatekeepers::add_events(&mut session, &selected);
+    let notifications = Notifications::attach(&mut session, &selected, args.metrics_addr.as_deref()).await?;
     ui.begin(&mut session, plan.to_evict() as u64, 0, &selected.pool.guided_stops).await;
     let outcome = match &args.plan {
         Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await,
         None => session.engine.start(plan).await,
     };
     ui.finish();
-    gatekeepers::flush_events(&events).await;
+    notifications.finish().await;
     let outcome = outcome?;
     super::write_stdout(super::outcome::render(&outcome, &selected.pool.name, &selected.args()).as_bytes())?;
     Ok(super::outcome::exit_code(&outcome))

@@ -21,6 +21,7 @@
 
 mod gates;
 mod locate;
+pub mod notify;
 pub mod provider;
 mod schema;
 pub mod units;
@@ -75,6 +76,8 @@ pub struct ClusterConfig {
     pub lease_ttl: Option<Duration>,
     /// When runs may change the cluster (`maintenance`); `None`: at any time.
     pub schedule: Option<Schedule>,
+    /// Webhooks told about runs (`notify.webhooks`).
+    pub webhooks: Vec<notify::WebhookConfig>,
     pub pools: Vec<PoolConfig>,
 }
 

@@ -182,3 +182,56 @@ fn bad_gate_settings_name_the_field() {
         .collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn webhooks_as_written_and_every_way_they_can_be_wrong() {
+    let text = |hooks: &str| format!("{HEAD}notify:\n  webhooks:\n{hooks}{POOL}");
+    let c = parse(&text(
+        "    - {url_env: SLACK_WEBHOOK_URL}\n    - {url: \"https://hooks.example/x\", events: [done, failed]}\n",
+    ))
+    .expect("valid");
+    use crate::config::notify::WebhookUrl;
+    use crate::notify::message::Topic;
+    assert_eq!(c.webhooks[0].url, WebhookUrl::Env("SLACK_WEBHOOK_URL".into()));
+    assert_eq!(c.webhooks[0].topics.len(), Topic::ALL.len() - 1, "all but batch_done by default");
+    assert!(!c.webhooks[0].topics.contains(&Topic::BatchDone));
+    assert_eq!(c.webhooks[1].url, WebhookUrl::Literal("https://hooks.example/x".into()));
+    assert_eq!(c.webhooks[1].topics, [Topic::Done, Topic::Failed].into_iter().collect());
+    let cases: &[(&str, &str)] = &[
+        (
+            "    - {url: \"https://a.example\", url_env: HOOK}\n",
+            "prod.yaml:7:43: notify.webhooks[0].url_env: give url or url_env, not both",
+        ),
+        (
+            "    - {events: [done]}\n",
+            "prod.yaml:7:7: notify.webhooks[0]: give url (the webhook's URL) or url_env (a variable holding it)",
+        ),
+        (
+            "    - {url: \"hooks.slack.com/services/x\"}\n",
+            "prod.yaml:7:13: notify.webhooks[0].url: invalid URL \"hooks.slack.com/services/x\": expected http://... or https://...",
+        ),
+        (
+            "    - {url_env: slack-hook}\n",
+            "prod.yaml:7:17: notify.webhooks[0].url_env: invalid variable name \"slack-hook\": use capital letters, digits and '_' (SLACK_WEBHOOK_URL)",
+        ),
+        (
+            "    - {url_env: HOOK, events: []}\n",
+            "prod.yaml:7:31: notify.webhooks[0].events: name at least one event (or remove the webhook)",
+        ),
+        (
+            "    - {url_env: HOOK, events: [done, done]}\n",
+            "prod.yaml:7:38: notify.webhooks[0].events[1]: done is listed twice",
+        ),
+        (
+            "    - {url_env: HOOK, events: [finished]}\n",
+            "prod.yaml:7:32: notify.webhooks[0].events[0]: unknown variant `finished`, expected one of `started`, `batch_done`, `blocked`, `gate_failed`, `paused`, `done`, `rolled_back`, `failed`",
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .map(|(h, want)| (error(&text(h)), want))
+        .filter(|(got, want)| got != *want)
+        .map(|(got, want)| format!("got  {got}\nwant {want}"))
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

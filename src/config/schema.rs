@@ -13,7 +13,7 @@ use crate::model::stop::StopKind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[serde(expecting = "a mapping with cluster, provider, pools (and optionally state, lease_ttl, maintenance)")]
+#[serde(expecting = "a mapping with cluster, provider, pools (and optionally state, lease_ttl, maintenance, notify)")]
 pub struct File {
     pub cluster: Cluster,
     pub provider: Provider,
@@ -23,6 +23,8 @@ pub struct File {
     pub lease_ttl: Option<Dur>,
     #[serde(default)]
     pub maintenance: Option<super::windows::Maintenance>,
+    #[serde(default)]
+    pub notify: Option<super::notify::Notify>,
     pub pools: Vec<Pool>,
 }
 

@@ -56,7 +56,7 @@ fn a_bad_duration_names_file_line_column_and_field() {
 fn unknown_keys_are_errors_at_every_level() {
     assert_eq!(
         error(&plus("lease_tll: 30s\n")),
-        "prod.yaml:10:1: lease_tll: unknown field `lease_tll`, expected one of `cluster`, `provider`, `state`, `lease_ttl`, `maintenance`, `pools`"
+        "prod.yaml:10:1: lease_tll: unknown field `lease_tll`, expected one of `cluster`, `provider`, `state`, `lease_ttl`, `maintenance`, `notify`, `pools`"
     );
     assert_eq!(
         error(&plus("    allow: {bare_pod: true}\n")),

@@ -64,6 +64,7 @@ pub fn resolve(file: schema::File, origin: &str, base: &Path) -> Result<ClusterC
     let provider = provider(file.provider, base)?;
     let pools = pools(&file.pools, &provider, base)?;
     let schedule = super::windows::resolve(&root.key("maintenance"), file.maintenance.as_ref())?;
+    let webhooks = super::notify::resolve(&root.key("notify"), file.notify.as_ref())?;
     let state = state(file.state, base, pools.len())?;
     let lease_ttl = match file.lease_ttl {
         Some(d) if d.0 < Duration::from_secs(1) => return fail(root.key("lease_ttl"), "must be at least 1s"),
@@ -80,6 +81,7 @@ pub fn resolve(file: schema::File, origin: &str, base: &Path) -> Result<ClusterC
         state,
         lease_ttl,
         schedule,
+        webhooks,
         pools,
     })
 }

@@ -2,10 +2,13 @@
 //! and [`FanOut`], which hands each engine event to every reporter (the terminal, the Events, ...).
 
 pub mod kube_events;
+pub mod message;
+pub mod webhooks;
 
 use std::sync::Arc;
 
 pub use kube_events::{KubeEvents, RunContext};
+pub use webhooks::{Subscription, Webhooks};
 
 use crate::ports::report::{Event, Reporter};
 

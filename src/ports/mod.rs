@@ -11,6 +11,7 @@ pub mod gate;
 pub mod lock;
 pub mod report;
 pub mod terminal;
+pub mod webhook;
 
 pub use checkpoint::{CheckpointStore, StoreError, Stored};
 pub use clock::Clock;

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod guided;
 mod kubectl;
+mod notify;
 mod onprem;
 mod operator;
 mod plan;
