@@ -201,8 +201,14 @@ pub struct UpgradeArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Cluster configuration file: its pools are shown.
-    #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG")]
+    #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG", conflicts_with = "dir")]
     pub config: Option<PathBuf>,
+    /// A fleet: every cluster file (`*.yaml`, `*.yml`) in this directory, one table for all their pools.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Every context of the kubeconfig (the file's, or the default one), with the file's pools.
+    #[arg(long, conflicts_with_all = ["contexts", "dir"])]
+    pub all_contexts: bool,
     /// Read checkpoints from this local file instead of the configured store (`{pool}` is the pool's name).
     #[arg(long, value_name = "FILE", env = "POOLSHIFT_STATE_FILE")]
     pub state_file: Option<PathBuf>,

@@ -35,6 +35,9 @@ pub enum CliError {
         "--to next-minor: an unattended run (--yes without a terminal) moves to the next minor version only when {file} sets `to: next-minor` for pool {pool}; nothing changed (runbook: scheduled-upgrades)"
     )]
     JobNextMinor { file: String, pool: String },
+    /// `status --dir`: the directory cannot be read, has no cluster files, or two files name one cluster.
+    #[error("status --dir: {0}")]
+    Fleet(String),
     #[error(
         "{file} sends notifications to the webhook in ${var}, which is not set: set it (from a Secret in the CronJob) or remove the webhook; nothing changed (runbook: scheduled-upgrades)"
     )]
@@ -134,6 +137,7 @@ impl CliError {
             | CliError::Scenario(_)
             | CliError::NeedsYes
             | CliError::JobNextMinor { .. }
+            | CliError::Fleet(_)
             | CliError::WebhookUrlMissing { .. }
             | CliError::Metrics(_)
             | CliError::Config(_)

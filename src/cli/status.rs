@@ -1,10 +1,15 @@
 //! `poolshift status`: for every pool of the configuration, its run as the checkpoint records it (phase,
-//! status, batches, pods moved, blockers, quarantined nodes, pending requests) and who holds its lease.
-//! `-o json` prints a JSON array with one [`PoolStatus`] per pool (and per `--context`), documented in the
+//! status, batches, pods moved, blockers, quarantined nodes, pending requests), who holds its lease, and
+//! the maintenance window. Over a fleet (`--dir` of cluster files, `--all-contexts`, several `--context`)
+//! one table with a row per cluster and pool; a cluster that cannot be read gets a row saying why (exit 1).
+//! `-o json` prints a JSON array with one [`PoolStatus`] per pool (and per context), documented in the
 //! README. Reads only.
+
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
+use kube::config::Kubeconfig;
 use serde::Serialize;
 
 use super::args::{StatusArgs, StatusFormat};
@@ -28,6 +33,32 @@ pub struct PoolStatus {
     pub run: Option<RunSummary>,
     /// The pool's Lease; `null` when none exists.
     pub lease: Option<LeaseSummary>,
+    /// The file's maintenance windows now; `null` when it has none (runs may start at any time).
+    pub window: Option<WindowSummary>,
+    /// Why the cluster could not be read (fleet views only); the other fields are empty then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WindowSummary {
+    /// A window is open now.
+    pub open: bool,
+    /// When the open window closes.
+    pub closes_at: Option<String>,
+    /// When the next window opens (after the open one, if any).
+    pub next_opens_at: Option<String>,
+}
+
+fn window(config: &ClusterConfig, now: jiff::Timestamp) -> Option<WindowSummary> {
+    let s = config.schedule.as_ref()?;
+    let open = s.open_at(now);
+    let after = open.as_ref().map_or(now, |o| o.end);
+    Some(WindowSummary {
+        open: open.is_some(),
+        closes_at: open.map(|o| o.end.to_string()),
+        next_opens_at: s.next_opening(after).map(|o| o.start.to_string()),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -116,28 +147,111 @@ pub fn summarize(cp: &Checkpoint) -> RunSummary {
     }
 }
 
-pub async fn run(args: &StatusArgs) -> Result<Exit, CliError> {
+/// One cluster to look at: its file, its configuration, the kubeconfig context (`None`: the file's).
+struct Target {
+    file: PathBuf,
+    config: ClusterConfig,
+    context: Option<String>,
+}
+
+/// The clusters `args` names. Every file is loaded and checked before anything is contacted.
+fn targets(args: &StatusArgs) -> Result<Vec<Target>, CliError> {
+    if let Some(dir) = &args.dir {
+        let read = |e: std::io::Error| CliError::Fleet(format!("cannot read {}: {e}", dir.display()));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(read)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(CliError::Fleet(format!("{} has no cluster files (*.yaml, *.yml)", dir.display())));
+        }
+        let mut out = Vec::new();
+        for file in files {
+            let config = ClusterConfig::load(&file)?;
+            if let Some(other) = out.iter().find(|t: &&Target| t.config.cluster.name == config.cluster.name) {
+                return Err(CliError::Fleet(format!(
+                    "{} and {} both name cluster {}: checkpoints and leases would be confused",
+                    other.file.display(),
+                    file.display(),
+                    config.cluster.name
+                )));
+            }
+            out.push(Target { file, config, context: None });
+        }
+        return Ok(out);
+    }
     let file = ClusterConfig::locate(args.config.as_deref())?;
     let config = ClusterConfig::load(&file)?;
-    let contexts: Vec<Option<&str>> =
-        if args.contexts.is_empty() { vec![None] } else { args.contexts.iter().map(|c| Some(c.as_str())).collect() };
+    let contexts: Vec<Option<String>> = if args.all_contexts {
+        let kubeconfig = match &config.cluster.kubeconfig {
+            Some(p) => Kubeconfig::read_from(p),
+            None => Kubeconfig::read(),
+        }
+        .map_err(|e| CliError::KubeConfig(e.to_string()))?;
+        let names: Vec<Option<String>> = kubeconfig.contexts.into_iter().map(|c| Some(c.name)).collect();
+        if names.is_empty() {
+            return Err(CliError::KubeConfig("--all-contexts: the kubeconfig has no contexts".into()));
+        }
+        names
+    } else if args.contexts.is_empty() {
+        vec![None]
+    } else {
+        args.contexts.iter().cloned().map(Some).collect()
+    };
+    Ok(contexts.into_iter().map(|context| Target { file: file.clone(), config: config.clone(), context }).collect())
+}
+
+/// Every pool of `t`, read from its cluster.
+async fn pools_of(t: &Target, state_file: Option<&Path>) -> Result<Vec<PoolStatus>, CliError> {
+    let config = &t.config;
+    let conn = Connection::open(config, t.context.as_deref()).await?;
+    let now = conn.clock.now();
+    let mut out = Vec::new();
+    for pool in &config.pools {
+        let state = config.state_for(&pool.name, state_file);
+        let selected = Selected { config: config.clone(), pool: pool.clone(), state, file: t.file.clone() };
+        let session = conn.session_without_provider(&selected, "status");
+        let run = session.engine.store.load().await?.map(|st| summarize(&st.checkpoint));
+        let lease = lease(&conn, &config.cluster.name, &pool.name).await?;
+        out.push(PoolStatus {
+            cluster: config.cluster.name.clone(),
+            context: t.context.clone().or_else(|| config.cluster.context.clone()),
+            pool: pool.name.clone(),
+            checkpoint: session.engine.store.location(),
+            run,
+            lease,
+            window: window(config, now),
+            error: None,
+        });
+    }
+    Ok(out)
+}
+
+pub async fn run(args: &StatusArgs) -> Result<Exit, CliError> {
+    let targets = targets(args)?;
+    let fleet = args.dir.is_some() || args.all_contexts || targets.len() > 1;
     let mut all = Vec::new();
-    for context in contexts {
-        let conn = Connection::open(&config, context).await?;
-        for pool in &config.pools {
-            let state = config.state_for(&pool.name, args.state_file.as_deref());
-            let selected = Selected { config: config.clone(), pool: pool.clone(), state, file: file.clone() };
-            let session = conn.session_without_provider(&selected, "status");
-            let run = session.engine.store.load().await?.map(|st| summarize(&st.checkpoint));
-            let lease = lease(&conn, &config.cluster.name, &pool.name).await?;
-            all.push(PoolStatus {
-                cluster: config.cluster.name.clone(),
-                context: context.map(str::to_string).or_else(|| config.cluster.context.clone()),
-                pool: pool.name.clone(),
-                checkpoint: session.engine.store.location(),
-                run,
-                lease,
-            });
+    let mut unreadable = false;
+    for t in &targets {
+        match pools_of(t, args.state_file.as_deref()).await {
+            Ok(rows) => all.extend(rows),
+            // In a fleet, one cluster out of reach does not hide the others.
+            Err(e) if fleet => {
+                unreadable = true;
+                all.extend(t.config.pools.iter().map(|pool| PoolStatus {
+                    cluster: t.config.cluster.name.clone(),
+                    context: t.context.clone().or_else(|| t.config.cluster.context.clone()),
+                    pool: pool.name.clone(),
+                    checkpoint: String::new(),
+                    run: None,
+                    lease: None,
+                    window: window(&t.config, jiff::Timestamp::now()),
+                    error: Some(e.to_string()),
+                }));
+            }
+            Err(e) => return Err(e),
         }
     }
     let out = match args.output {
@@ -146,10 +260,82 @@ pub async fn run(args: &StatusArgs) -> Result<Exit, CliError> {
             s.push('\n');
             s
         }
+        StatusFormat::Text if fleet => table(&all),
         StatusFormat::Text => all.iter().map(text).collect::<Vec<_>>().join("\n"),
     };
     super::write_stdout(out.as_bytes())?;
-    Ok(Exit::Done)
+    Ok(if unreadable { Exit::Failed } else { Exit::Done })
+}
+
+/// The fleet as one table, a row per cluster (and context) and pool.
+fn table(all: &[PoolStatus]) -> String {
+    let header = [
+        "CLUSTER",
+        "POOL",
+        "VERSION",
+        "PHASE",
+        "BATCH",
+        "MOVED",
+        "BLOCKERS",
+        "PAUSED",
+        "LEASE",
+        "UPDATED",
+        "NEXT WINDOW",
+    ];
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|p| {
+            let cluster = match &p.context {
+                Some(c) if *c != p.cluster => format!("{} ({c})", p.cluster),
+                _ => p.cluster.clone(),
+            };
+            let window = match &p.window {
+                None => "any time".to_string(),
+                Some(w) if w.open => format!("open until {}", w.closes_at.as_deref().unwrap_or("?")),
+                Some(w) => w.next_opens_at.clone().unwrap_or_else(|| "none".into()),
+            };
+            if let Some(e) = &p.error {
+                let mut row = vec![cluster, p.pool.clone(), "-".into(), format!("unreadable: {e}")];
+                row.extend(std::iter::repeat_n("-".to_string(), 6));
+                row.push(window);
+                return row;
+            }
+            let lease = match &p.lease {
+                Some(LeaseSummary { holder: Some(h), expired: false, .. }) => h.clone(),
+                Some(LeaseSummary { holder: Some(h), expired: true, .. }) => format!("{h} (expired)"),
+                _ => "free".into(),
+            };
+            match &p.run {
+                None => vec![
+                    cluster,
+                    p.pool.clone(),
+                    "-".into(),
+                    "never upgraded".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    lease,
+                    "-".into(),
+                    window,
+                ],
+                Some(r) => vec![
+                    cluster,
+                    p.pool.clone(),
+                    format!("{} -> {}", r.from_version, r.to_version),
+                    format!("{} ({})", r.phase, r.status),
+                    format!("{}/{}", r.batches_done, r.batches_total),
+                    r.pods_moved.to_string(),
+                    r.blockers.len().to_string(),
+                    if matches!(r.status, "paused" | "blocked") { "yes".into() } else { "no".into() },
+                    lease,
+                    r.updated_at.clone(),
+                    window,
+                ],
+            }
+        })
+        .collect();
+    crate::text_table::render("", &header, &rows)
 }
 
 async fn lease(conn: &Connection, cluster: &str, pool: &str) -> Result<Option<LeaseSummary>, CliError> {

@@ -4,6 +4,7 @@
 mod agent;
 mod commands;
 mod config;
+mod fleet;
 mod guided;
 mod kubectl;
 mod notify;
