@@ -5,5 +5,6 @@
 
 mod kubectl;
 mod plan;
+mod rbac;
 mod support;
 mod upgrade;
