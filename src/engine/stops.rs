@@ -40,13 +40,16 @@ mod tests {
         cp
     }
 
+    /// (phase, state of that batch, points passed before) -> the pending point.
+    type Case = (Phase, Option<BatchState>, Vec<StopPoint>, Option<StopPoint>);
+
     #[test]
     fn the_stop_point_of_every_phase() {
         let of = checkpoint(Phase::Planned).batches.len();
         assert!(of >= 3, "the golden plan has several batches");
         let draining = |batch| Phase::Draining { batch, of };
         // (phase, state of that batch, passed before) -> point
-        let cases: Vec<(Phase, Option<BatchState>, Vec<StopPoint>, Option<StopPoint>)> = vec![
+        let cases: Vec<Case> = vec![
             (Phase::Planned, None, vec![], None),
             (Phase::CreatingGreen, None, vec![], None),
             (Phase::WaitingGreenReady, None, vec![], None),
