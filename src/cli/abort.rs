@@ -72,6 +72,11 @@ fn left(l: &LeftBehind) -> String {
             format!("green pool {name} may exist ({checkpoint}; the provider could not be asked: {error})")
         }
         LeftBehind::BlueCordoned { pool } => format!("blue nodes of pool {pool} are cordoned"),
+        LeftBehind::GreenScaleDownDisabled { pool, label, value } => format!(
+            "green pool {pool}'s nodes keep {}=true (a cluster autoscaler will not remove them); to clear: kubectl annotate nodes -l {label}={value} {}-",
+            crate::engine::scale_down::SCALE_DOWN_DISABLED,
+            crate::engine::scale_down::SCALE_DOWN_DISABLED
+        ),
         LeftBehind::AutoscalingFrozen { pool, now, restore } => {
             let at = match now {
                 Some(a) => format!(" at {}", settings(a, true)),

@@ -204,7 +204,7 @@ pub struct StatusArgs {
     #[arg(short = 'c', long = "config", value_name = "FILE", env = "POOLSHIFT_CONFIG", conflicts_with = "dir")]
     pub config: Option<PathBuf>,
     /// A fleet: every cluster file (`*.yaml`, `*.yml`) in this directory, one table for all their pools.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "contexts")]
     pub dir: Option<PathBuf>,
     /// Every context of the kubeconfig (the file's, or the default one), with the file's pools.
     #[arg(long, conflicts_with_all = ["contexts", "dir"])]

@@ -27,13 +27,16 @@ pub struct Notifications {
 }
 
 impl Notifications {
-    /// Adds the Events, the webhooks and the metrics to the session's reporters.
+    /// Adds the Events, the webhooks and the metrics to the session's reporters. A webhook whose `url_env`
+    /// is not set refuses the command when `strict` (upgrade, resume); an undo (`rollback`) goes on without
+    /// that webhook, saying so in the log.
     pub async fn attach(
         session: &mut Session,
         selected: &Selected,
         metrics_addr: Option<&str>,
+        strict: bool,
     ) -> Result<Self, CliError> {
-        let subscriptions = subscriptions(selected)?;
+        let subscriptions = subscriptions(selected, strict)?;
         let metrics = match metrics_addr {
             Some(addr) => {
                 let m = Arc::new(RunMetrics::new());
@@ -81,25 +84,26 @@ impl Notifications {
 }
 
 /// The file's webhooks with their URLs (from the environment where the file says so).
-fn subscriptions(selected: &Selected) -> Result<Vec<Subscription>, CliError> {
-    selected
-        .config
-        .webhooks
-        .iter()
-        .map(|w| {
-            let url = match &w.url {
-                WebhookUrl::Literal(u) => u.clone(),
-                WebhookUrl::Env(var) => match std::env::var(var) {
-                    Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
-                    _ => {
-                        return Err(CliError::WebhookUrlMissing {
-                            var: var.clone(),
-                            file: selected.file.display().to_string(),
-                        });
-                    }
-                },
-            };
-            Ok(Subscription { url, topics: w.topics.clone() })
-        })
-        .collect()
+fn subscriptions(selected: &Selected, strict: bool) -> Result<Vec<Subscription>, CliError> {
+    let mut out = Vec::new();
+    for w in &selected.config.webhooks {
+        let url = match &w.url {
+            WebhookUrl::Literal(u) => u.clone(),
+            WebhookUrl::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => v.trim().to_string(),
+                _ if strict => {
+                    return Err(CliError::WebhookUrlMissing {
+                        var: var.clone(),
+                        file: selected.file.display().to_string(),
+                    });
+                }
+                _ => {
+                    tracing::warn!(variable = %var, "a webhook's URL variable is not set; going on without that webhook");
+                    continue;
+                }
+            },
+        };
+        out.push(Subscription { url, topics: w.topics.clone() });
+    }
+    Ok(out)
 }

@@ -39,7 +39,8 @@ pub async fn run(resume: &ResumeArgs) -> Result<Exit, CliError> {
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
     super::gatekeepers::install(&mut session, &selected, resume.ignore_windows);
     let notifications =
-        super::notifications::Notifications::attach(&mut session, &selected, resume.metrics_addr.as_deref()).await?;
+        super::notifications::Notifications::attach(&mut session, &selected, resume.metrics_addr.as_deref(), true)
+            .await?;
     // Said once the lease is ours: a run another agent holds is refused without claiming to resume it.
     let announce = |cp: &Checkpoint| {
         let before = match &cp.status {

@@ -24,7 +24,7 @@ pub async fn run(args: &PoolArgs) -> Result<Exit, CliError> {
         format!("rolling back run {} of pool {} from phase {}\n", cp.run_id, cp.pool, cp.phase).as_bytes(),
     )?;
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
-    let notifications = super::notifications::Notifications::attach(&mut session, &selected, None).await?;
+    let notifications = super::notifications::Notifications::attach(&mut session, &selected, None, false).await?;
     let outcome = session.engine.rollback().await;
     notifications.finish().await;
     let outcome = outcome?;

@@ -103,7 +103,7 @@ pub async fn run(args: &UpgradeArgs) -> Result<Exit, CliError> {
     }
     super::prompt::pause_on_signal(session.engine.interrupt.clone());
     gatekeepers::install(&mut session, &selected, args.ignore_windows);
-    let notifications = Notifications::attach(&mut session, &selected, args.metrics_addr.as_deref()).await?;
+    let notifications = Notifications::attach(&mut session, &selected, args.metrics_addr.as_deref(), true).await?;
     ui.begin(&mut session, plan.to_evict() as u64, 0, &selected.pool.guided_stops).await;
     let outcome = match &args.plan {
         Some(file) => session.engine.start_reviewed(plan, &file.display().to_string()).await,

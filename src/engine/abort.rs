@@ -26,6 +26,8 @@ pub enum LeftBehind {
     GreenUnknown { name: String, recorded: bool, error: String },
     /// Blue's nodes stay cordoned.
     BlueCordoned { pool: String },
+    /// Green's nodes keep `cluster-autoscaler.kubernetes.io/scale-down-disabled` (set from green Ready).
+    GreenScaleDownDisabled { pool: String, label: String, value: String },
     /// Blue's autoscaling stays frozen; `now` as the provider reports it (`None`: it could not be asked),
     /// `restore` the settings recorded before the freeze.
     AutoscalingFrozen { pool: String, now: Option<AutoscalingSettings>, restore: AutoscalingSettings },
@@ -93,6 +95,15 @@ impl Engine {
         let cp = &st.checkpoint;
         if super::steps::blue_cordoned(&cp.phase) {
             left.push(LeftBehind::BlueCordoned { pool: cp.pool.clone() });
+        }
+        // Marked from green Ready until blue is deleted: a run aborted in between leaves the mark.
+        if cp.green.created && (cp.phase == Phase::Validating || super::steps::blue_cordoned(&cp.phase)) {
+            let m = self.provider.node_matcher(&cp.green.name);
+            left.push(LeftBehind::GreenScaleDownDisabled {
+                pool: cp.green.name.clone(),
+                label: m.label,
+                value: m.value,
+            });
         }
         if let Some(prior) = &cp.autoscaling_prior
             && !matches!(cp.phase, Phase::DeletingBlue | Phase::Done)

@@ -120,6 +120,8 @@ pub struct Engine {
     pub hook: Option<StepHook>,
     /// Asked in order at every stop point (maintenance windows, gates, the guided operator); none by default.
     pub gatekeepers: Vec<Arc<dyn Gatekeeper>>,
+    /// Green nodes this process has marked scale-down-disabled (each is patched once, not at every batch).
+    pub(crate) marked: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl Engine {
@@ -144,6 +146,7 @@ impl Engine {
             tick: Duration::from_secs(5),
             hook: None,
             gatekeepers: Vec::new(),
+            marked: Arc::default(),
         }
     }
 

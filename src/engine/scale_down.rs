@@ -10,14 +10,29 @@ use crate::ports::Stored;
 pub const SCALE_DOWN_DISABLED: &str = "cluster-autoscaler.kubernetes.io/scale-down-disabled";
 
 impl Engine {
-    /// Sets (`protect`) or removes the mark on every node of green as the watch-fed view shows them now
-    /// (nodes that joined since the last call included). Setting it again is harmless.
+    /// Sets (`protect`) the mark on every node of green as the watch-fed view shows them now that this
+    /// process has not marked yet (nodes that joined since the last call), or removes it from all of them.
+    /// Setting it again (a resumed run, another process) is harmless.
     pub(crate) async fn mark_green(&self, st: &Stored, protect: bool) -> Result<(), EngineError> {
         let matcher = self.provider.node_matcher(&st.checkpoint.green.name);
         let live = self.cluster.live().await?;
-        let value = protect.then_some("true");
-        for node in live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value)) {
-            self.cluster.annotate_node(&node.name, SCALE_DOWN_DISABLED, value).await?;
+        let green: Vec<String> = live
+            .nodes()
+            .iter()
+            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
+            .map(|n| n.name.clone())
+            .collect();
+        let marked = || self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for node in green {
+            if protect && marked().contains(&node) {
+                continue;
+            }
+            self.cluster.annotate_node(&node, SCALE_DOWN_DISABLED, protect.then_some("true")).await?;
+            if protect {
+                marked().insert(node);
+            } else {
+                marked().remove(&node);
+            }
         }
         Ok(())
     }

@@ -26,12 +26,13 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 /// The Event object for `rec`, written at `now`.
 pub fn event_for(rec: &EventRecord, now: jiff::Timestamp) -> Event {
     let (namespace, reference, object_name) = match &rec.object {
-        EventObject::Node(name) => (
+        EventObject::Node { name, uid } => (
             NODE_EVENTS_NAMESPACE.to_string(),
             ObjectReference {
                 api_version: Some("v1".into()),
                 kind: Some("Node".into()),
                 name: Some(name.clone()),
+                uid: uid.clone(),
                 ..Default::default()
             },
             name.clone(),

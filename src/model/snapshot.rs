@@ -91,6 +91,9 @@ impl Resources {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeInfo {
     pub name: String,
+    /// The node object's UID (Events name it, so that `kubectl describe node` finds them).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
     pub labels: BTreeMap<String, String>,
     pub unschedulable: bool,
     pub ready: bool,
@@ -284,6 +287,7 @@ impl From<&Node> for NodeInfo {
         let spec = n.spec.as_ref();
         Self {
             name: n.metadata.name.clone().unwrap_or_default(),
+            uid: n.metadata.uid.clone().unwrap_or_default(),
             labels: n.metadata.labels.clone().unwrap_or_default(),
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
             ready,

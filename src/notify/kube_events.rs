@@ -41,6 +41,11 @@ fn record(
     }
 }
 
+/// A node by name; its UID is filled in from the live view when the Event is written.
+fn node_object(name: &str) -> EventObject {
+    EventObject::Node { name: name.to_string(), uid: None }
+}
+
 /// The Events to write for engine event `e`.
 pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
     let pool = &ctx.pool;
@@ -62,7 +67,7 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
         }
         Event::NodeCordoned { node } => vec![record(
             ctx,
-            EventObject::Node(node.clone()),
+            node_object(node),
             false,
             "Cordoned",
             "Cordon",
@@ -73,7 +78,7 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
             .map(|n| {
                 let message =
                     format!("draining: batch {} of {of} of pool {pool}, {pods} pods to evict in the batch", batch + 1);
-                record(ctx, EventObject::Node(n.clone()), false, "Draining", "Drain", message)
+                record(ctx, node_object(n), false, "Draining", "Drain", message)
             })
             .collect(),
         Event::BatchDone { batch, of, moved, seconds } => run(
@@ -88,7 +93,7 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
                 .map(|b| {
                     let pdb = b.pdb.as_ref().map(|p| format!(" (PodDisruptionBudget {p})")).unwrap_or_default();
                     let message = format!("cannot evict {}{pdb}: {}", b.pod, b.reason);
-                    record(ctx, EventObject::Node(b.node.clone()), true, "EvictionBlocked", "Drain", message)
+                    record(ctx, node_object(&b.node), true, "EvictionBlocked", "Drain", message)
                 })
                 .collect();
             if let Some(first) = blockers.first() {
@@ -106,7 +111,7 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
             .iter()
             .map(|n| {
                 let message = "quarantined: left cordoned with its stuck pods for an operator".to_string();
-                record(ctx, EventObject::Node(n.clone()), true, "Quarantined", "Drain", message)
+                record(ctx, node_object(n), true, "Quarantined", "Drain", message)
             })
             .collect(),
         Event::GateFailed { gate, reason, .. } => run(true, "GateFailed", format!("{gate}: {reason}")),
@@ -119,7 +124,8 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
             }
             RunEnd::Aborted => run(true, "Aborted", format!("run {run_id} aborted; the cluster is left as it was")),
             RunEnd::Failed(reason) => run(true, "UpgradeFailed", format!("run {run_id} failed: {reason}")),
-            // Said by their own events (Paused, Blocked, GateFailed).
+            // Said by their own events (Paused, and Blocked or GateFailed: see `KubeEvents` for blocks
+            // that have none).
             RunEnd::Paused(_) | RunEnd::Blocked(_) => Vec::new(),
         },
         _ => Vec::new(),
@@ -129,6 +135,9 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
 /// Writes the Events of a run through the cluster port, in order, from a background task.
 pub struct KubeEvents {
     ctx: RunContext,
+    /// This run segment's block was told (stuck pods, a failed gate); a block without such an event (green
+    /// not Ready in time, drift, a failed deletion) is told from the run's end.
+    told_block: std::sync::atomic::AtomicBool,
     queue: Mutex<Option<mpsc::UnboundedSender<EventRecord>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -142,7 +151,12 @@ impl KubeEvents {
         let (queue, mut rx) = mpsc::unbounded_channel::<EventRecord>();
         let task = tokio::spawn(async move {
             let mut warned = false;
-            while let Some(rec) = rx.recv().await {
+            while let Some(mut rec) = rx.recv().await {
+                if let EventObject::Node { name, uid: uid @ None } = &mut rec.object
+                    && let Ok(live) = cluster.live().await
+                {
+                    *uid = live.nodes().into_iter().find(|n| n.name == *name).map(|n| n.uid).filter(|u| !u.is_empty());
+                }
                 if let Err(e) = cluster.record_event(&rec).await
                     && !std::mem::replace(&mut warned, true)
                 {
@@ -151,7 +165,12 @@ impl KubeEvents {
                 }
             }
         });
-        Arc::new(Self { ctx, queue: Mutex::new(Some(queue)), task: Mutex::new(Some(task)) })
+        Arc::new(Self {
+            ctx,
+            told_block: std::sync::atomic::AtomicBool::new(false),
+            queue: Mutex::new(Some(queue)),
+            task: Mutex::new(Some(task)),
+        })
     }
 
     /// Stops taking events and waits (at most `limit`) until the queued ones are written.
@@ -167,11 +186,81 @@ impl KubeEvents {
 
 impl Reporter for KubeEvents {
     fn event(&self, e: &Event) {
-        let recs = records(e, &self.ctx);
+        use std::sync::atomic::Ordering;
+        let mut recs = records(e, &self.ctx);
+        match e {
+            Event::RunStarted { .. } => self.told_block.store(false, Ordering::SeqCst),
+            Event::Blocked { blockers } if !blockers.is_empty() => self.told_block.store(true, Ordering::SeqCst),
+            Event::GateFailed { .. } => self.told_block.store(true, Ordering::SeqCst),
+            Event::RunEnded { end: RunEnd::Blocked(reason), .. } if !self.told_block.load(Ordering::SeqCst) => {
+                if let Some(o) = self.ctx.checkpoint.clone() {
+                    recs.push(record(&self.ctx, o, true, "Blocked", "Upgrade", format!("blocked: {reason}")));
+                }
+            }
+            _ => {}
+        }
         if let Some(q) = lock(&self.queue).as_ref() {
             for rec in recs {
                 let _ = q.send(rec);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::checkpoint::Blocker;
+    use crate::model::identity::{PdbKey, PodKey, Subject};
+
+    fn ctx(checkpoint: bool) -> RunContext {
+        RunContext {
+            pool: "workers".into(),
+            checkpoint: checkpoint.then(|| EventObject::ConfigMap {
+                namespace: "poolshift-system".into(),
+                name: "poolshift-prod-workers".into(),
+            }),
+            instance: "ops-1/42".into(),
+        }
+    }
+
+    #[test]
+    fn a_blocked_pod_is_told_on_its_node_and_on_the_checkpoint() {
+        let b = Blocker {
+            pod: Subject::Pod(PodKey::new("shop", "web-1")),
+            node: "blue-0".into(),
+            pdb: Some(PdbKey::new("shop", "web")),
+            reason: "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+        };
+        let recs = records(&Event::Blocked { blockers: vec![b] }, &ctx(true));
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].object, EventObject::Node { name: "blue-0".into(), uid: None });
+        assert_eq!((recs[0].reason.as_str(), recs[0].warning), ("EvictionBlocked", true));
+        assert_eq!(
+            recs[0].message,
+            "cannot evict shop/web-1 (PodDisruptionBudget shop/web): Cannot evict pod as it would violate the pod's disruption budget."
+        );
+        assert_eq!(recs[1].reason, "Blocked");
+        assert!(
+            recs[1]
+                .message
+                .starts_with("1 pod(s) cannot move; first: shop/web-1 on blue-0, PodDisruptionBudget shop/web")
+        );
+        assert_eq!(recs[1].instance, "ops-1/42");
+    }
+
+    #[test]
+    fn without_a_checkpoint_object_only_nodes_are_told() {
+        let started =
+            Event::RunStarted { run_id: "r".into(), from: "1.30.8".into(), to: "1.31.4".into(), resumed: false };
+        assert!(records(&started, &ctx(false)).is_empty());
+        assert_eq!(records(&started, &ctx(true))[0].reason, "UpgradeStarted");
+        let cordoned = records(&Event::NodeCordoned { node: "blue-0".into() }, &ctx(false));
+        assert_eq!(cordoned.len(), 1);
+        assert_eq!(cordoned[0].reason, "Cordoned");
+        assert!(
+            records(&Event::PodMoved { pod: "shop/web-1".into() }, &ctx(true)).is_empty(),
+            "not every event is told"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! What a webhook is told, and when: the engine's events that matter to people, as Slack-compatible JSON
-//! (`text`, which Slack, Mattermost, Teams' and Google Chat's incoming webhooks show) with the same facts as
-//! fields under `poolshift` for other receivers. Pure.
+//! (`text`, which Slack's and Mattermost's incoming webhooks show) with the same facts as fields under
+//! `poolshift` for other receivers. Pure.
 
 use serde_json::{Value, json};
 

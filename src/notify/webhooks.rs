@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::message::{Origin, Topic, body, describe};
 use crate::ports::Clock;
-use crate::ports::report::{Event, Reporter};
+use crate::ports::report::{Event, Reporter, RunEnd};
 use crate::ports::webhook::{WebhookError, WebhookPoster};
 
 /// Tries per notification: the first post and this many retries.
@@ -35,6 +35,8 @@ fn backoff() -> ExponentialBuilder {
 
 pub struct Webhooks {
     origin: Origin,
+    /// This run segment's block was told (stuck pods, a failed gate): see [`KubeEvents`](super::KubeEvents).
+    told_block: std::sync::atomic::AtomicBool,
     subscriptions: Vec<Subscription>,
     queue: Mutex<Option<mpsc::UnboundedSender<(String, serde_json::Value)>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -87,7 +89,13 @@ impl Webhooks {
                 }
             }
         });
-        Arc::new(Self { origin, subscriptions, queue: Mutex::new(Some(queue)), task: Mutex::new(Some(task)) })
+        Arc::new(Self {
+            origin,
+            subscriptions,
+            told_block: std::sync::atomic::AtomicBool::new(false),
+            queue: Mutex::new(Some(queue)),
+            task: Mutex::new(Some(task)),
+        })
     }
 
     /// Stops taking events and waits (at most `limit`) for the queued notifications to be delivered.
@@ -110,7 +118,21 @@ pub fn redact(url: &str) -> String {
 
 impl Reporter for Webhooks {
     fn event(&self, e: &Event) {
-        let Some((topic, text)) = describe(e) else { return };
+        use std::sync::atomic::Ordering;
+        let told = match e {
+            Event::RunStarted { .. } => {
+                self.told_block.store(false, Ordering::SeqCst);
+                None
+            }
+            Event::RunEnded { end: RunEnd::Blocked(reason), .. } if !self.told_block.load(Ordering::SeqCst) => {
+                Some((Topic::Blocked, format!("blocked: {reason}")))
+            }
+            _ => None,
+        };
+        let Some((topic, text)) = told.or_else(|| describe(e)) else { return };
+        if topic == Topic::Blocked || topic == Topic::GateFailed {
+            self.told_block.store(true, Ordering::SeqCst);
+        }
         let guard = lock(&self.queue);
         let Some(q) = guard.as_ref() else { return };
         let body = body(&self.origin, topic, &text);
@@ -127,7 +149,6 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::ports::report::RunEnd;
     use crate::time::SteppingClock;
 
     /// Fails the first `fail` posts with `error`, then records the bodies.
@@ -199,5 +220,47 @@ mod tests {
         assert_eq!(r.calls.load(Ordering::SeqCst), 1);
         assert!(clock.slept().is_empty());
         assert_eq!(redact("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/...");
+    }
+
+    #[tokio::test]
+    async fn every_block_is_told_once() {
+        let r = receiver(0, WebhookError::Rejected { message: "unused".into() });
+        let clock = Arc::new(SteppingClock::default());
+        let subs = vec![Subscription {
+            url: "https://hooks.example/b".into(),
+            topics: [Topic::Blocked, Topic::GateFailed].into_iter().collect(),
+        }];
+        let hooks = Webhooks::start(origin(), subs, r.clone(), clock);
+        let start = |id: &str| Event::RunStarted {
+            run_id: id.into(),
+            from: "1.30.8".into(),
+            to: "1.31.4".into(),
+            resumed: true,
+        };
+        // A block with no event of its own (green not Ready in time) is told from the run's end ...
+        hooks.event(&start("r1"));
+        hooks.event(&Event::RunEnded {
+            run_id: "r1".into(),
+            end: RunEnd::Blocked("green pool x: 2 of 3 nodes Ready".into()),
+        });
+        // ... one that had its event (a failed gate) is not told twice.
+        hooks.event(&start("r1"));
+        hooks.event(&Event::GateFailed {
+            at: crate::model::stop::StopPoint::GreenReady,
+            gate: "gate smoke".into(),
+            reason: "gate smoke failed after green is Ready: smoke.sh exited with status 1".into(),
+            output: String::new(),
+        });
+        hooks.event(&Event::RunEnded { run_id: "r1".into(), end: RunEnd::Blocked("gate smoke failed".into()) });
+        hooks.flush(Duration::from_secs(10)).await;
+        let texts: Vec<String> =
+            lock(&r.got).iter().map(|(_, b)| b["poolshift"]["message"].as_str().unwrap_or("").to_string()).collect();
+        assert_eq!(
+            texts,
+            [
+                "blocked: green pool x: 2 of 3 nodes Ready",
+                "blocked: gate smoke failed after green is Ready: smoke.sh exited with status 1"
+            ]
+        );
     }
 }

@@ -14,6 +14,7 @@ use crate::model::snapshot::{OwnerRef, PdbInfo, Resources};
 pub(crate) fn node(name: &str, zone: &str, pool: &str) -> NodeInfo {
     NodeInfo {
         name: name.into(),
+        uid: String::new(),
         labels: [("pool".to_string(), pool.to_string()), ("topology.kubernetes.io/zone".to_string(), zone.to_string())]
             .into(),
         unschedulable: false,

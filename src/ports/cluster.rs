@@ -83,12 +83,10 @@ pub trait Cluster: Send + Sync {
 /// What an Event is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventObject {
-    Node(String),
+    /// A node by name, and its UID when known (`kubectl describe node` matches Events by it).
+    Node { name: String, uid: Option<String> },
     /// The checkpoint ConfigMap.
-    ConfigMap {
-        namespace: String,
-        name: String,
-    },
+    ConfigMap { namespace: String, name: String },
 }
 
 /// A Kubernetes Event as poolshift writes it: `reason` in CamelCase (`Cordoned`, `EvictionBlocked`), a
