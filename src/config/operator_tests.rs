@@ -1,21 +1,11 @@
 //! The operator-mode settings: `maintenance` and each pool's `gates`, and every way they can be wrong.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::*;
 use crate::gates::HealthSettings;
 
-fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
-    ClusterConfig::parse(text, "prod.yaml", Path::new("/etc/poolshift"))
-}
-
-fn error(text: &str) -> String {
-    match parse(text) {
-        Ok(c) => panic!("accepted:\n{text}\n=> {c:?}"),
-        Err(e) => e.to_string(),
-    }
-}
+use super::tests::{error, parse};
 
 const HEAD: &str = "cluster:\n  name: prod-eu\nprovider:\n  kind: sim\n";
 const POOL: &str = "pools:\n  - name: workers\n";

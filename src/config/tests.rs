@@ -5,12 +5,12 @@ use super::*;
 use crate::model::policy::{BatchSize, Escalation};
 use crate::model::version::Version;
 
-fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
+pub(super) fn parse(text: &str) -> Result<ClusterConfig, ConfigError> {
     ClusterConfig::parse(text, "prod.yaml", Path::new("/etc/poolshift"))
 }
 
 /// The full message of the error `text` gives.
-fn error(text: &str) -> String {
+pub(super) fn error(text: &str) -> String {
     match parse(text) {
         Ok(c) => panic!("accepted:\n{text}\n=> {c:?}"),
         Err(e) => e.to_string(),

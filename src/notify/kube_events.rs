@@ -4,10 +4,12 @@
 //! engine's events; [`KubeEvents`] writes them from a background task, so a slow or refusing API server
 //! never holds the run.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+
+use super::background::Background;
 
 use crate::ports::Cluster;
 use crate::ports::cluster::{EventObject, EventRecord};
@@ -138,18 +140,12 @@ pub struct KubeEvents {
     /// This run segment's block was told (stuck pods, a failed gate); a block without such an event (green
     /// not Ready in time, drift, a failed deletion) is told from the run's end.
     told_block: std::sync::atomic::AtomicBool,
-    queue: Mutex<Option<mpsc::UnboundedSender<EventRecord>>>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    writer: Background<EventRecord>,
 }
 
 impl KubeEvents {
     pub fn start(cluster: Arc<dyn Cluster>, ctx: RunContext) -> Arc<Self> {
-        let (queue, mut rx) = mpsc::unbounded_channel::<EventRecord>();
-        let task = tokio::spawn(async move {
+        let writer = Background::start(|mut rx: mpsc::UnboundedReceiver<EventRecord>| async move {
             let mut warned = false;
             while let Some(mut rec) = rx.recv().await {
                 if let EventObject::Node { name, uid: uid @ None } = &mut rec.object
@@ -165,22 +161,12 @@ impl KubeEvents {
                 }
             }
         });
-        Arc::new(Self {
-            ctx,
-            told_block: std::sync::atomic::AtomicBool::new(false),
-            queue: Mutex::new(Some(queue)),
-            task: Mutex::new(Some(task)),
-        })
+        Arc::new(Self { ctx, told_block: std::sync::atomic::AtomicBool::new(false), writer })
     }
 
     /// Stops taking events and waits (at most `limit`) until the queued ones are written.
     pub async fn flush(&self, limit: Duration) {
-        // Dropping the sender closes the queue: the task ends after the last record.
-        drop(lock(&self.queue).take());
-        let task = lock(&self.task).take();
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(limit, task).await;
-        }
+        self.writer.flush(limit).await;
     }
 }
 
@@ -199,10 +185,8 @@ impl Reporter for KubeEvents {
             }
             _ => {}
         }
-        if let Some(q) = lock(&self.queue).as_ref() {
-            for rec in recs {
-                let _ = q.send(rec);
-            }
+        for rec in recs {
+            self.writer.send(rec);
         }
     }
 }

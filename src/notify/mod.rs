@@ -1,6 +1,7 @@
 //! Telling people about a run: Kubernetes Events on the nodes and the checkpoint object ([`KubeEvents`]),
 //! and [`FanOut`], which hands each engine event to every reporter (the terminal, the Events, ...).
 
+mod background;
 pub mod kube_events;
 pub mod message;
 pub mod webhooks;

@@ -3,13 +3,14 @@
 //! backoff (honouring a 429's Retry-After) a few times, then given up with a warning in the log.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
+use super::background::Background;
 use super::message::{Origin, Topic, body, describe};
 use crate::ports::Clock;
 use crate::ports::report::{Event, Reporter, RunEnd};
@@ -38,12 +39,8 @@ pub struct Webhooks {
     /// This run segment's block was told (stuck pods, a failed gate): see [`KubeEvents`](super::KubeEvents).
     told_block: std::sync::atomic::AtomicBool,
     subscriptions: Vec<Subscription>,
-    queue: Mutex<Option<mpsc::UnboundedSender<(String, serde_json::Value)>>>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// (URL, body) posts, delivered in order.
+    poster: Background<(String, serde_json::Value)>,
 }
 
 /// Posts `body` to `url`, retrying transient failures on `clock`. Boxed as a `Send` future where its
@@ -81,30 +78,19 @@ impl Webhooks {
         poster: Arc<dyn WebhookPoster>,
         clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
-        let (queue, mut rx) = mpsc::unbounded_channel::<(String, serde_json::Value)>();
-        let task = tokio::spawn(async move {
+        let worker = Background::start(|mut rx: mpsc::UnboundedReceiver<(String, serde_json::Value)>| async move {
             while let Some((url, body)) = rx.recv().await {
                 if let Err(e) = deliver(poster.as_ref(), &clock, &url, &body).await {
                     tracing::warn!(error = %e, url = %redact(&url), "webhook notification given up");
                 }
             }
         });
-        Arc::new(Self {
-            origin,
-            subscriptions,
-            told_block: std::sync::atomic::AtomicBool::new(false),
-            queue: Mutex::new(Some(queue)),
-            task: Mutex::new(Some(task)),
-        })
+        Arc::new(Self { origin, subscriptions, told_block: std::sync::atomic::AtomicBool::new(false), poster: worker })
     }
 
     /// Stops taking events and waits (at most `limit`) for the queued notifications to be delivered.
     pub async fn flush(&self, limit: Duration) {
-        drop(lock(&self.queue).take());
-        let task = lock(&self.task).take();
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(limit, task).await;
-        }
+        self.poster.flush(limit).await;
     }
 }
 
@@ -133,11 +119,9 @@ impl Reporter for Webhooks {
         if topic == Topic::Blocked || topic == Topic::GateFailed {
             self.told_block.store(true, Ordering::SeqCst);
         }
-        let guard = lock(&self.queue);
-        let Some(q) = guard.as_ref() else { return };
         let body = body(&self.origin, topic, &text);
         for s in self.subscriptions.iter().filter(|s| s.topics.contains(&topic)) {
-            let _ = q.send((s.url.clone(), body.clone()));
+            self.poster.send((s.url.clone(), body.clone()));
         }
     }
 }
@@ -148,8 +132,14 @@ mod tests {
 
     use async_trait::async_trait;
 
+    use std::sync::Mutex;
+
     use super::*;
     use crate::time::SteppingClock;
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 
     /// Fails the first `fail` posts with `error`, then records the bodies.
     struct Receiver {
