@@ -127,7 +127,9 @@ pub(crate) fn describe(e: &Event, st: &mut State, verbose: bool) -> Vec<String> 
         }
         Event::Note { message } => one(message.clone()),
         // The outcome's own lines say these.
-        Event::RunStarted { .. } | Event::RunEnded { .. } | Event::NodeCordoned { .. } => Vec::new(),
+        Event::RunStarted { .. } | Event::RunEnded { .. } | Event::NodeCordoned { .. } | Event::RunBlocked { .. } => {
+            Vec::new()
+        }
     }
 }
 

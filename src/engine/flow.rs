@@ -183,13 +183,27 @@ impl Engine {
         reason: String,
         blockers: Vec<Blocker>,
     ) -> Result<Outcome, EngineError> {
+        let told = if blockers.is_empty() {
+            Event::RunBlocked { reason: reason.clone() }
+        } else {
+            Event::Blocked { blockers: blockers.clone() }
+        };
+        self.block_told(st, reason, blockers, &told).await
+    }
+
+    /// [`Engine::block`], telling `told` (each block is told once: its stuck pods, its failed gate, or why).
+    pub(crate) async fn block_told(
+        &self,
+        st: &mut Stored,
+        reason: String,
+        blockers: Vec<Blocker>,
+        told: &Event,
+    ) -> Result<Outcome, EngineError> {
         st.checkpoint.status = RunStatus::Blocked(reason.clone());
         let now = self.now();
         st.checkpoint.note(&now, reason.clone());
         self.save(st).await?;
-        if !blockers.is_empty() {
-            self.reporter.event(&Event::Blocked { blockers: blockers.clone() });
-        }
+        self.reporter.event(told);
         Ok(Outcome::Blocked { reason, blockers })
     }
 
@@ -300,8 +314,7 @@ impl Engine {
         let mut status: Option<PoolStatus> = None;
         loop {
             let now = self.clock.elapsed();
-            let ready =
-                live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value) && n.ready).count();
+            let ready = live.nodes().iter().filter(|n| matcher.matches(&n.labels) && n.ready).count();
             let provider_ready = matches!(status.as_ref().map(|s| &s.state), Some(PoolState::Ready));
             let poll_due = last_poll.is_none_or(|t| {
                 let since = now.saturating_sub(t);
@@ -366,7 +379,7 @@ impl Engine {
         let wrong: Vec<String> = live
             .nodes()
             .iter()
-            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
+            .filter(|n| matcher.matches(&n.labels))
             .filter(|n| n.kubelet_version.parse::<Version>().ok() != Some(target))
             .map(|n| format!("{} runs {}", n.name, n.kubelet_version))
             .collect();
@@ -406,12 +419,8 @@ impl Engine {
 
         let matcher = self.provider.node_matcher(&pool);
         let live = self.cluster.live().await?;
-        let mut blue: Vec<String> = live
-            .nodes()
-            .iter()
-            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
-            .map(|n| n.name.clone())
-            .collect();
+        let mut blue: Vec<String> =
+            live.nodes().iter().filter(|n| matcher.matches(&n.labels)).map(|n| n.name.clone()).collect();
         blue.sort();
         let planned: std::collections::BTreeSet<&String> = st.checkpoint.all_batch_nodes().collect();
         let extra: Vec<String> = blue.iter().filter(|n| !planned.contains(n)).cloned().collect();
@@ -594,7 +603,7 @@ impl Engine {
         let matcher = self.provider.node_matcher(&pool);
         let live = self.cluster.live().await?;
         let mut holding = Vec::new();
-        for n in live.nodes().iter().filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value)) {
+        for n in live.nodes().iter().filter(|n| matcher.matches(&n.labels)) {
             for p in live.pods_on(&n.name) {
                 let skip = p.mirror || p.finished() || p.owner_kind() == Some("DaemonSet");
                 if !skip {

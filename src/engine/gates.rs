@@ -47,13 +47,13 @@ impl Engine {
                             let now = self.now();
                             st.checkpoint.note(&now, format!("{at}: {name}: output:\n{out}"));
                         }
-                        self.reporter.event(&Event::GateFailed {
+                        let told = Event::GateFailed {
                             at,
                             gate: name.clone(),
                             reason: reason.clone(),
                             output: out.to_string(),
-                        });
-                        return Ok(Err(Some(self.block(st, reason, Vec::new()).await?)));
+                        };
+                        return Ok(Err(Some(self.block_told(st, reason, Vec::new(), &told).await?)));
                     }
                     Verdict::RollBack { reason } => {
                         let now = self.now();

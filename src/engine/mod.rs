@@ -207,12 +207,7 @@ impl Engine {
         let expected = existing.map(|s| s.version);
         st.checkpoint.seq += 1;
         st.version = self.store.save(&st.checkpoint, expected.as_deref()).await?;
-        self.reporter.event(&Event::RunStarted {
-            run_id: st.checkpoint.run_id.clone(),
-            from: st.checkpoint.plan.blue.version.clone(),
-            to: st.checkpoint.plan.target.version.to_string(),
-            resumed: false,
-        });
+        self.report_started(&st.checkpoint, false);
         self.run(st).await
     }
 
@@ -247,12 +242,7 @@ impl Engine {
             });
         }
         announce(cp);
-        self.reporter.event(&Event::RunStarted {
-            run_id: cp.run_id.clone(),
-            from: cp.plan.blue.version.clone(),
-            to: cp.plan.target.version.to_string(),
-            resumed: true,
-        });
+        self.report_started(cp, true);
         cp.requests.pause = None;
         cp.status = RunStatus::Running;
         let now = self.now();
@@ -260,6 +250,15 @@ impl Engine {
         self.took_over(cp, previous.as_ref());
         self.save(&mut st).await?;
         self.run(st).await
+    }
+
+    fn report_started(&self, cp: &Checkpoint, resumed: bool) {
+        self.reporter.event(&Event::RunStarted {
+            run_id: cp.run_id.clone(),
+            from: cp.plan.blue.version.clone(),
+            to: cp.plan.target.version.to_string(),
+            resumed,
+        });
     }
 
     /// Rolls back now if no agent holds the pool, or asks the running agent to.

@@ -19,12 +19,8 @@ impl Engine {
         let plan = &cp.plan;
         let live = self.cluster.live().await?;
         let matcher = self.provider.node_matcher(&plan.pool);
-        let blue: BTreeSet<String> = live
-            .nodes()
-            .into_iter()
-            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
-            .map(|n| n.name)
-            .collect();
+        let blue: BTreeSet<String> =
+            live.nodes().into_iter().filter(|n| matcher.matches(&n.labels)).map(|n| n.name).collect();
         let nodes = plan.batches.get(i).map(|b| b.nodes.as_slice()).unwrap_or_default();
         let pods: Vec<std::sync::Arc<PodInfo>> = nodes.iter().flat_map(|n| live.pods_on(n)).collect();
         let namespaces: BTreeSet<&str> = pods

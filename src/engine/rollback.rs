@@ -55,12 +55,8 @@ impl Engine {
         let live = self.cluster.live().await?;
         let nodes_of = |pool: &str| {
             let m = self.provider.node_matcher(pool);
-            let mut v: Vec<String> = live
-                .nodes()
-                .iter()
-                .filter(|n| n.labels.get(&m.label) == Some(&m.value))
-                .map(|n| n.name.clone())
-                .collect();
+            let mut v: Vec<String> =
+                live.nodes().iter().filter(|n| m.matches(&n.labels)).map(|n| n.name.clone()).collect();
             v.sort();
             v
         };

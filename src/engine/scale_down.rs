@@ -16,12 +16,8 @@ impl Engine {
     pub(crate) async fn mark_green(&self, st: &Stored, protect: bool) -> Result<(), EngineError> {
         let matcher = self.provider.node_matcher(&st.checkpoint.green.name);
         let live = self.cluster.live().await?;
-        let green: Vec<String> = live
-            .nodes()
-            .iter()
-            .filter(|n| n.labels.get(&matcher.label) == Some(&matcher.value))
-            .map(|n| n.name.clone())
-            .collect();
+        let green: Vec<String> =
+            live.nodes().iter().filter(|n| matcher.matches(&n.labels)).map(|n| n.name.clone()).collect();
         let marked = || self.marked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for node in green {
             if protect && marked().contains(&node) {

@@ -73,8 +73,7 @@ pub fn evaluate(
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
     let green = &input.green;
-    let nodes: Vec<_> =
-        input.live.nodes().into_iter().filter(|n| n.labels.get(&green.label) == Some(&green.value)).collect();
+    let nodes: Vec<_> = input.live.nodes().into_iter().filter(|n| green.matches(&n.labels)).collect();
     if nodes.is_empty() {
         problems.push(Problem::NoGreenNodes { pool: input.checkpoint.green.name.clone() });
     }

@@ -117,6 +117,7 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
             })
             .collect(),
         Event::GateFailed { gate, reason, .. } => run(true, "GateFailed", format!("{gate}: {reason}")),
+        Event::RunBlocked { reason } => run(true, "Blocked", format!("blocked: {reason}")),
         Event::Paused { reason } => run(false, "Paused", format!("paused: {reason}")),
         Event::BlueDeleted { pool: blue } => run(false, "BluePoolDeleted", format!("blue pool {blue} deleted")),
         Event::RunEnded { run_id, end } => match end {
@@ -126,8 +127,7 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
             }
             RunEnd::Aborted => run(true, "Aborted", format!("run {run_id} aborted; the cluster is left as it was")),
             RunEnd::Failed(reason) => run(true, "UpgradeFailed", format!("run {run_id} failed: {reason}")),
-            // Said by their own events (Paused, and Blocked or GateFailed: see `KubeEvents` for blocks
-            // that have none).
+            // Said by their own events (Paused; Blocked, GateFailed or RunBlocked).
             RunEnd::Paused(_) | RunEnd::Blocked(_) => Vec::new(),
         },
         _ => Vec::new(),
@@ -137,9 +137,6 @@ pub fn records(e: &Event, ctx: &RunContext) -> Vec<EventRecord> {
 /// Writes the Events of a run through the cluster port, in order, from a background task.
 pub struct KubeEvents {
     ctx: RunContext,
-    /// This run segment's block was told (stuck pods, a failed gate); a block without such an event (green
-    /// not Ready in time, drift, a failed deletion) is told from the run's end.
-    told_block: std::sync::atomic::AtomicBool,
     writer: Background<EventRecord>,
 }
 
@@ -161,7 +158,7 @@ impl KubeEvents {
                 }
             }
         });
-        Arc::new(Self { ctx, told_block: std::sync::atomic::AtomicBool::new(false), writer })
+        Arc::new(Self { ctx, writer })
     }
 
     /// Stops taking events and waits (at most `limit`) until the queued ones are written.
@@ -172,20 +169,7 @@ impl KubeEvents {
 
 impl Reporter for KubeEvents {
     fn event(&self, e: &Event) {
-        use std::sync::atomic::Ordering;
-        let mut recs = records(e, &self.ctx);
-        match e {
-            Event::RunStarted { .. } => self.told_block.store(false, Ordering::SeqCst),
-            Event::Blocked { blockers } if !blockers.is_empty() => self.told_block.store(true, Ordering::SeqCst),
-            Event::GateFailed { .. } => self.told_block.store(true, Ordering::SeqCst),
-            Event::RunEnded { end: RunEnd::Blocked(reason), .. } if !self.told_block.load(Ordering::SeqCst) => {
-                if let Some(o) = self.ctx.checkpoint.clone() {
-                    recs.push(record(&self.ctx, o, true, "Blocked", "Upgrade", format!("blocked: {reason}")));
-                }
-            }
-            _ => {}
-        }
-        for rec in recs {
+        for rec in records(e, &self.ctx) {
             self.writer.send(rec);
         }
     }

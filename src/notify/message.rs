@@ -78,6 +78,7 @@ pub fn describe(e: &Event) -> Option<(Topic, String)> {
             )
         }
         Event::GateFailed { reason, .. } => (Topic::GateFailed, format!("blocked: {reason}")),
+        Event::RunBlocked { reason } => (Topic::Blocked, format!("blocked: {reason}")),
         Event::Paused { reason } => (Topic::Paused, format!("paused: {reason}")),
         Event::RunEnded { run_id, end } => match end {
             RunEnd::Done => (Topic::Done, format!("run {run_id} done: the pool is upgraded")),

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::background::Background;
 use super::message::{Origin, Topic, body, describe};
 use crate::ports::Clock;
-use crate::ports::report::{Event, Reporter, RunEnd};
+use crate::ports::report::{Event, Reporter};
 use crate::ports::webhook::{WebhookError, WebhookPoster};
 
 /// Tries per notification: the first post and this many retries.
@@ -36,8 +36,6 @@ fn backoff() -> ExponentialBuilder {
 
 pub struct Webhooks {
     origin: Origin,
-    /// This run segment's block was told (stuck pods, a failed gate): see [`KubeEvents`](super::KubeEvents).
-    told_block: std::sync::atomic::AtomicBool,
     subscriptions: Vec<Subscription>,
     /// (URL, body) posts, delivered in order.
     poster: Background<(String, serde_json::Value)>,
@@ -85,7 +83,7 @@ impl Webhooks {
                 }
             }
         });
-        Arc::new(Self { origin, subscriptions, told_block: std::sync::atomic::AtomicBool::new(false), poster: worker })
+        Arc::new(Self { origin, subscriptions, poster: worker })
     }
 
     /// Stops taking events and waits (at most `limit`) for the queued notifications to be delivered.
@@ -104,21 +102,7 @@ pub fn redact(url: &str) -> String {
 
 impl Reporter for Webhooks {
     fn event(&self, e: &Event) {
-        use std::sync::atomic::Ordering;
-        let told = match e {
-            Event::RunStarted { .. } => {
-                self.told_block.store(false, Ordering::SeqCst);
-                None
-            }
-            Event::RunEnded { end: RunEnd::Blocked(reason), .. } if !self.told_block.load(Ordering::SeqCst) => {
-                Some((Topic::Blocked, format!("blocked: {reason}")))
-            }
-            _ => None,
-        };
-        let Some((topic, text)) = told.or_else(|| describe(e)) else { return };
-        if topic == Topic::Blocked || topic == Topic::GateFailed {
-            self.told_block.store(true, Ordering::SeqCst);
-        }
+        let Some((topic, text)) = describe(e) else { return };
         let body = body(&self.origin, topic, &text);
         for s in self.subscriptions.iter().filter(|s| s.topics.contains(&topic)) {
             self.poster.send((s.url.clone(), body.clone()));
@@ -135,6 +119,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::ports::report::RunEnd;
     use crate::time::SteppingClock;
 
     fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -213,7 +198,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_block_is_told_once() {
+    async fn a_block_is_told_by_its_own_event_not_by_the_runs_end() {
         let r = receiver(0, WebhookError::Rejected { message: "unused".into() });
         let clock = Arc::new(SteppingClock::default());
         let subs = vec![Subscription {
@@ -221,20 +206,8 @@ mod tests {
             topics: [Topic::Blocked, Topic::GateFailed].into_iter().collect(),
         }];
         let hooks = Webhooks::start(origin(), subs, r.clone(), clock);
-        let start = |id: &str| Event::RunStarted {
-            run_id: id.into(),
-            from: "1.30.8".into(),
-            to: "1.31.4".into(),
-            resumed: true,
-        };
-        // A block with no event of its own (green not Ready in time) is told from the run's end ...
-        hooks.event(&start("r1"));
-        hooks.event(&Event::RunEnded {
-            run_id: "r1".into(),
-            end: RunEnd::Blocked("green pool x: 2 of 3 nodes Ready".into()),
-        });
-        // ... one that had its event (a failed gate) is not told twice.
-        hooks.event(&start("r1"));
+        hooks.event(&Event::RunBlocked { reason: "green pool x: 2 of 3 nodes Ready".into() });
+        hooks.event(&Event::RunEnded { run_id: "r1".into(), end: RunEnd::Blocked("green pool x".into()) });
         hooks.event(&Event::GateFailed {
             at: crate::model::stop::StopPoint::GreenReady,
             gate: "gate smoke".into(),
@@ -243,13 +216,20 @@ mod tests {
         });
         hooks.event(&Event::RunEnded { run_id: "r1".into(), end: RunEnd::Blocked("gate smoke failed".into()) });
         hooks.flush(Duration::from_secs(10)).await;
-        let texts: Vec<String> =
-            lock(&r.got).iter().map(|(_, b)| b["poolshift"]["message"].as_str().unwrap_or("").to_string()).collect();
+        let got: Vec<(String, String)> = lock(&r.got)
+            .iter()
+            .map(|(_, b)| {
+                (b["poolshift"]["event"].to_string(), b["poolshift"]["message"].as_str().unwrap_or("").to_string())
+            })
+            .collect();
         assert_eq!(
-            texts,
+            got,
             [
-                "blocked: green pool x: 2 of 3 nodes Ready",
-                "blocked: gate smoke failed after green is Ready: smoke.sh exited with status 1"
+                ("\"blocked\"".to_string(), "blocked: green pool x: 2 of 3 nodes Ready".to_string()),
+                (
+                    "\"gate_failed\"".to_string(),
+                    "blocked: gate smoke failed after green is Ready: smoke.sh exited with status 1".to_string()
+                )
             ]
         );
     }

@@ -50,8 +50,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<UpgradePlan, PlanError> {
     let offered: Vec<Version> = input.offered.node_versions.iter().filter_map(|v| v.parse().ok()).collect();
     let target = target::resolve(input.target, current, control_plane, &offered)?;
 
-    let blue_nodes =
-        order_nodes(snap.nodes.iter().filter(|n| n.labels.get(&input.matcher.label) == Some(&input.matcher.value)));
+    let blue_nodes = order_nodes(snap.nodes.iter().filter(|n| input.matcher.matches(&n.labels)));
     if blue_nodes.is_empty() {
         return Err(PlanError::NoBlueNodes {
             pool: input.blue.name.clone(),

@@ -79,6 +79,11 @@ pub enum Event {
         at: StopPoint,
         by: Vec<String>,
     },
+    /// The run stopped for an operator for a reason other than stuck pods or a failed gate (green not Ready in
+    /// time, the cluster drifting from a reviewed plan, a failed deletion).
+    RunBlocked {
+        reason: String,
+    },
     /// A gatekeeper blocked the run at `at` (a failing gate): its reason and its output, shown to the
     /// operator and kept in the checkpoint's history.
     /// A run starts or resumes (`resumed`): run id, the pool's version and the target.

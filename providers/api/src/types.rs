@@ -47,6 +47,13 @@ pub struct NodeMatcher {
     pub value: String,
 }
 
+impl NodeMatcher {
+    /// Whether a node with these labels belongs to the pool.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        labels.get(&self.label) == Some(&self.value)
+    }
+}
+
 /// The blue pool as the provider describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PoolDescription {

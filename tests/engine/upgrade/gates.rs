@@ -189,6 +189,20 @@ async fn a_failing_command_blocks_with_its_output_and_passes_on_resume() {
         cp.history
     );
 
+    // The block is told once, by the gate's own event.
+    let told: Vec<&str> = r
+        .reporter
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::GateFailed { .. } => Some("gate failed"),
+            Event::Blocked { .. } => Some("blocked pods"),
+            Event::RunBlocked { .. } => Some("run blocked"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told, ["gate failed"]);
+
     // What the command saw: argv as configured, the run's context in its environment.
     let ran = commands.ran();
     assert_eq!(ran.len(), 2, "after green is Ready, then after batch 1");
