@@ -11,6 +11,7 @@
 //!       throttle_rate: 0.2        # 429 TooManyRequests + Retry-After (no DisruptionBudget cause)
 //!       retry_after_seconds: 2    # default 1
 //!       latency: 50ms             # added to every matching request
+//!       forbidden: false          # true: 403 Forbidden as RBAC answers it, watches included (a right removed)
 //!   watch_cut_after: 5m           # every new watch stream ends after this simulated time
 //!   pods_never_ready: [{namespace: shop, selector: "app=cart"}]   # besides the pod annotations
 //!   pods_stuck_terminating: [{selector: "app=legacy"}]
@@ -64,6 +65,10 @@ pub struct ApiFault {
     pub retry_after_seconds: u32,
     #[serde(default)]
     pub latency: Option<Dur>,
+    /// Every matching request, watches included, is refused with 403 Forbidden worded as RBAC words it (a
+    /// right taken away).
+    #[serde(default)]
+    pub forbidden: bool,
 }
 
 fn default_retry_after() -> u32 {
@@ -155,6 +160,12 @@ impl Faults {
             if let Some(l) = r.latency {
                 out.latency = Some(out.latency.unwrap_or_default() + l.0);
             }
+            if r.forbidden && out.error.is_none() {
+                out.error = Some(ApiError::forbidden(format!(
+                    "{resource} is forbidden: User \"kubesim:client\" cannot {verb} resource \"{resource}\" \
+                     (kubesim: injected fault)"
+                )));
+            }
             if out.error.is_some() || (r.error_rate <= 0.0 && r.throttle_rate <= 0.0) {
                 continue;
             }
@@ -236,6 +247,7 @@ mod tests {
                 throttle_rate: 0.25,
                 retry_after_seconds: 3,
                 latency: None,
+                forbidden: false,
             }],
             ..Default::default()
         };
@@ -265,9 +277,24 @@ mod tests {
                 throttle_rate: 0.0,
                 retry_after_seconds: 1,
                 latency: None,
+                forbidden: false,
             }],
             ..Default::default()
         };
         assert_eq!(f.validate().unwrap_err().0, "api[0].error_rate");
+    }
+
+    #[test]
+    fn a_forbidden_rule_refuses_every_matching_request_as_rbac_words_it() {
+        let f: Faults = serde_json::from_value(
+            serde_json::json!({"api": [{"verbs": ["watch"], "resources": ["nodes"], "forbidden": true}]}),
+        )
+        .expect("faults");
+        let mut rng = SmallRng::seed_from_u64(1);
+        let err = f.on_request("watch", "nodes", &mut rng).error.expect("refused");
+        assert_eq!((err.code, err.reason), (403, "Forbidden"));
+        assert!(err.message.contains("cannot watch resource \"nodes\""), "{}", err.message);
+        assert!(f.on_request("list", "nodes", &mut rng).error.is_none(), "only the rule's verb");
+        assert!(f.on_request("watch", "pods", &mut rng).error.is_none(), "only the rule's resource");
     }
 }

@@ -127,7 +127,14 @@ pub async fn build_provider(
             if let Some(d) = k.node_ready_delay {
                 settings.node_ready_delay = d;
             }
-            Ok(Arc::new(poolshift_provider_kwok::KwokProvider::new(client.clone(), settings)))
+            // The stand-in cloud may act with its own credentials, as a real cloud's API does.
+            let client = match &k.kubeconfig {
+                Some(path) => super::connect::client_for(Some(path), None)
+                    .await
+                    .map_err(|e| ProviderBuildError::Setup { kind: "kwok", message: e.to_string() })?,
+                None => client.clone(),
+            };
+            Ok(Arc::new(poolshift_provider_kwok::KwokProvider::new(client, settings)))
         }
         #[cfg(not(feature = "kwok"))]
         ProviderConfig::Kwok(_) => Err(not_compiled("kwok")),

@@ -86,6 +86,9 @@ pub struct KwokConfig {
     pub versions: Vec<String>,
     /// How long kwok waits before a new node turns Ready; default 0s.
     pub node_ready_delay: Option<Duration>,
+    /// The kubeconfig the provider uses (it plays the cloud, whose credentials are not poolshift's own RBAC);
+    /// default: poolshift's connection. Relative to the cluster file's directory.
+    pub kubeconfig: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -107,6 +107,9 @@ pub struct Provider {
     pub versions: Option<Vec<VersionText>>,
     #[serde(default)]
     pub node_ready_delay: Option<Dur>,
+    /// kwok: the kubeconfig the provider (the stand-in cloud) uses; default: poolshift's own.
+    #[serde(default)]
+    pub kubeconfig: Option<PathBuf>,
 }
 
 /// A version in a list, as written: YAML reads `1.31` as a number, which is kept as text so that the check

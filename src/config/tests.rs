@@ -311,7 +311,7 @@ fn provider_settings_are_kept() {
 fn kwok_settings_are_kept() {
     let c = parse(&with(
         4,
-        "  kind: kwok\n  namespace: pools\n  versions: [1.33.4, \"v1.34.1\"]\n  node_ready_delay: 1m30s",
+        "  kind: kwok\n  namespace: pools\n  versions: [1.33.4, \"v1.34.1\"]\n  node_ready_delay: 1m30s\n  kubeconfig: cloud.kubeconfig",
     ))
     .unwrap();
     assert_eq!(
@@ -320,6 +320,7 @@ fn kwok_settings_are_kept() {
             namespace: Some("pools".into()),
             versions: vec!["1.33.4".into(), "1.34.1".into()],
             node_ready_delay: Some(Duration::from_secs(90)),
+            kubeconfig: Some(PathBuf::from("/etc/poolshift/cloud.kubeconfig")),
         })
     );
     assert_eq!(c.provider.kind(), "kwok");
@@ -332,7 +333,7 @@ fn kwok_settings_are_kept() {
 fn kwok_settings_are_checked() {
     assert_eq!(
         error(&with(4, "  kind: kwok\n  region: eu")),
-        "prod.yaml:5:11: provider.region: does not apply to provider kind kwok (kind kwok takes namespace, versions, node_ready_delay)"
+        "prod.yaml:5:11: provider.region: does not apply to provider kind kwok (kind kwok takes namespace, versions, node_ready_delay, kubeconfig)"
     );
     assert_eq!(
         error(&with(4, "  kind: kwok\n  versions: [1.33.4, 1.34.x]")),

@@ -105,13 +105,14 @@ fn provider(p: schema::Provider, base: &Path) -> Result<ProviderConfig, Problem>
         ("namespace", p.namespace.is_some()),
         ("versions", p.versions.is_some()),
         ("node_ready_delay", p.node_ready_delay.is_some()),
+        ("kubeconfig", p.kubeconfig.is_some()),
     ];
     let (allowed, required): (&[&str], &[&str]) = match p.kind {
         Kind::Sim => (&[], &[]),
         Kind::Eks | Kind::EksAsg => (&["region", "cluster", "endpoint_url", "profile"], &["region", "cluster"]),
         Kind::Gke => (&["project", "location", "cluster", "endpoint"], &["project", "location", "cluster"]),
         Kind::Onprem => (&["plugin", "plugin_path", "timeout", "settings", "node_label", "pre_provisioned"], &[]),
-        Kind::Kwok => (&["namespace", "versions", "node_ready_delay"], &[]),
+        Kind::Kwok => (&["namespace", "versions", "node_ready_delay", "kubeconfig"], &[]),
     };
     let kind = p.kind.name();
     for (name, is) in present {
@@ -157,11 +158,11 @@ fn provider(p: schema::Provider, base: &Path) -> Result<ProviderConfig, Problem>
             endpoint: p.endpoint,
         }),
         Kind::Onprem => ProviderConfig::Onprem(onprem(p, &path, base)?),
-        Kind::Kwok => ProviderConfig::Kwok(kwok(p, &path)?),
+        Kind::Kwok => ProviderConfig::Kwok(kwok(p, &path, base)?),
     })
 }
 
-fn kwok(p: schema::Provider, path: &FieldPath) -> Result<KwokConfig, Problem> {
+fn kwok(p: schema::Provider, path: &FieldPath, base: &Path) -> Result<KwokConfig, Problem> {
     if let Some(ns) = &p.namespace {
         let valid = ns.len() <= 63
             && ns.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -197,7 +198,12 @@ fn kwok(p: schema::Provider, path: &FieldPath) -> Result<KwokConfig, Problem> {
             versions.push(text.to_string());
         }
     }
-    Ok(KwokConfig { namespace: p.namespace, versions, node_ready_delay: p.node_ready_delay.map(|d| d.0) })
+    Ok(KwokConfig {
+        namespace: p.namespace,
+        versions,
+        node_ready_delay: p.node_ready_delay.map(|d| d.0),
+        kubeconfig: p.kubeconfig.map(|k| anchored(base, &k)),
+    })
 }
 
 const ONPREM_MODES: &str = "provider kind onprem needs one of plugin (a name), plugin_path or pre_provisioned";

@@ -85,6 +85,9 @@ impl Engine {
                 _ = live.changed() => None,
                 _ = self.clock.sleep(sleep_for) => None,
             };
+            if let Some(refused) = live.stopped() {
+                return Err(refused.into());
+            }
             // Coalesce: the next pass comes no sooner than OBSERVE_EVERY after this one, whatever the cluster
             // does meanwhile (a large cluster's watches change the cache many times a second); eviction
             // answers are taken as they come.

@@ -368,6 +368,9 @@ impl Engine {
                 _ = live.changed() => {}
                 _ = self.clock.sleep(sleep_for) => {}
             }
+            if let Some(refused) = live.stopped() {
+                return Err(refused.into());
+            }
         }
     }
 

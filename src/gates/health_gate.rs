@@ -68,6 +68,12 @@ impl Gatekeeper for HealthGate {
                 () = input.live.changed() => {}
                 () = self.clock.sleep(POLL) => {}
             }
+            if let Some(refused) = input.live.stopped() {
+                return Verdict::Block {
+                    reason: format!("gate checks cannot see the cluster: {refused}"),
+                    output: None,
+                };
+            }
         }
     }
 }

@@ -523,6 +523,8 @@ struct SyncState {
     /// Bits of the kinds whose first list completed.
     synced: u8,
     last_error: Option<String>,
+    /// The first refusal (401, 403) of a list or watch: the view stopped following that kind for good.
+    refused: Option<ClusterError>,
 }
 
 impl Shared {
@@ -565,6 +567,17 @@ impl Shared {
         self.bump();
     }
 
+    /// Records a refusal and wakes every waiter, so that nobody goes on deciding from a view that stopped.
+    fn refuse(&self, e: ClusterError) {
+        tracing::warn!(error = %e, "the API server refuses a watch; the live view stops");
+        self.sync.lock().unwrap_or_else(PoisonError::into_inner).refused.get_or_insert(e);
+        self.bump();
+    }
+
+    fn refused(&self) -> Option<ClusterError> {
+        self.sync.lock().unwrap_or_else(PoisonError::into_inner).refused.clone()
+    }
+
     fn unsynced(&self) -> Vec<&'static str> {
         let synced = self.sync.lock().unwrap_or_else(PoisonError::into_inner).synced;
         ALL_KINDS.iter().filter(|k| synced & k.bit() == 0).map(|k| k.plural()).collect()
@@ -585,12 +598,38 @@ impl Drop for LiveCache {
     }
 }
 
+/// A list or watch error that asking again will not change: the API server refusing the request (403: RBAC,
+/// 401: credentials). Anything else (a dropped connection, 410 Gone, a 5xx) is retried with backoff.
+fn refusal(kind: Kind, e: &watcher::Error) -> Option<ClusterError> {
+    let (operation, status) = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s)) => ("list", s.as_ref()),
+        watcher::Error::WatchStartFailed(kube::Error::Api(s)) | watcher::Error::WatchFailed(kube::Error::Api(s)) => {
+            ("watch", s.as_ref())
+        }
+        watcher::Error::WatchError(s) => ("watch", s.as_ref()),
+        _ => return None,
+    };
+    matches!(status.code, 401 | 403).then(|| ClusterError::Api {
+        operation: operation.into(),
+        object: kind.plural().into(),
+        code: status.code,
+        reason: status.reason.clone(),
+        message: status.message.clone(),
+    })
+}
+
 fn spawn_watcher<K: Watched>(api: Api<K>, shared: Arc<Shared>) -> AbortHandle {
     tokio::spawn(async move {
         let mut stream = pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
         while let Some(item) = stream.next().await {
             match item {
                 Ok(ev) => shared.handle(ev),
+                Err(e) if let Some(refused) = refusal(K::KIND, &e) => {
+                    // Asking again gets the same answer (RBAC, credentials): retrying with backoff would leave
+                    // the view silently stale while the run waits on it.
+                    shared.refuse(refused);
+                    return;
+                }
                 Err(e) => {
                     tracing::warn!(kind = K::KIND.plural(), error = %e, "watch failed; retrying with backoff");
                     shared.sync.lock().unwrap_or_else(PoisonError::into_inner).last_error =
@@ -615,27 +654,33 @@ impl LiveCache {
             spawn_watcher::<StatefulSet>(Api::all(client), shared.clone()),
         ];
         let cache = Arc::new(Self { shared, tasks });
-        if tokio::time::timeout(sync_timeout, cache.synced()).await.is_err() {
-            let last = cache.shared.sync.lock().unwrap_or_else(PoisonError::into_inner).last_error.clone();
-            return Err(ClusterError::Transport {
-                operation: "watch".into(),
-                object: cache.shared.unsynced().join(", "),
-                message: format!(
-                    "no complete initial list within {sync_timeout:?}{}",
-                    last.map(|e| format!("; last error: {e}")).unwrap_or_default()
-                ),
-            });
+        match tokio::time::timeout(sync_timeout, cache.synced()).await {
+            Ok(Ok(())) => Ok(cache),
+            Ok(Err(refused)) => Err(refused),
+            Err(_) => {
+                let last = cache.shared.sync.lock().unwrap_or_else(PoisonError::into_inner).last_error.clone();
+                Err(ClusterError::Transport {
+                    operation: "watch".into(),
+                    object: cache.shared.unsynced().join(", "),
+                    message: format!(
+                        "no complete initial list within {sync_timeout:?}{}",
+                        last.map(|e| format!("; last error: {e}")).unwrap_or_default()
+                    ),
+                })
+            }
         }
-        Ok(cache)
     }
 
-    /// Resolves once every kind has been listed once.
-    async fn synced(&self) {
+    /// Resolves once every kind has been listed once, or with the first refusal.
+    async fn synced(&self) -> Result<(), ClusterError> {
         loop {
             let mut notified = pin!(self.shared.notify.notified());
             notified.as_mut().enable();
+            if let Some(refused) = self.shared.refused() {
+                return Err(refused);
+            }
             if self.shared.unsynced().is_empty() {
-                return;
+                return Ok(());
             }
             notified.await;
         }
@@ -674,6 +719,10 @@ impl LiveView for LiveCache {
 
     fn scale(&self, workload: &WorkloadKey) -> Option<i32> {
         self.shared.read().scales.get(&workload.to_string()).copied()
+    }
+
+    fn stopped(&self) -> Option<ClusterError> {
+        self.shared.refused()
     }
 
     /// Returns at once if anything changed since the last call returned (or, on the first call, since the

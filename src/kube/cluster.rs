@@ -84,16 +84,17 @@ impl KubeCluster {
         }
     }
 
-    /// A list the plan can do without: `None` when the server does not serve the resource (404) or RBAC
-    /// denies it (403).
+    /// A list the plan can do without when the server does not serve the resource (404): `None`.
     async fn list_optional<K>(&self, what: &str) -> Result<Option<Vec<K>>, ClusterError>
     where
         K: kube::Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
     {
         match self.list_all(what, |k: K| k).await {
             Ok(items) => Ok(Some(items)),
-            Err(ClusterError::Api { code: 403 | 404, message, .. }) => {
-                tracing::info!(what, %message, "cannot list; planning without it");
+            // Not served: plan without. Refused (403) is an error like any other list's: without the
+            // PersistentVolumes a local volume cannot be recognised, and evicting its pod would strand it.
+            Err(ClusterError::Api { code: 404, message, .. }) => {
+                tracing::info!(what, %message, "not served; planning without it");
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -247,7 +248,10 @@ impl Cluster for KubeCluster {
 
     async fn live(&self) -> Result<Arc<dyn LiveView>, ClusterError> {
         let cache = self.live.get_or_try_init(|| LiveCache::start(self.client.clone(), SYNC_TIMEOUT)).await?;
-        Ok(cache.clone())
+        match cache.stopped() {
+            Some(refused) => Err(refused),
+            None => Ok(cache.clone()),
+        }
     }
 
     async fn annotate_node(&self, node: &str, key: &str, value: Option<&str>) -> Result<(), ClusterError> {

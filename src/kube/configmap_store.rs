@@ -2,7 +2,6 @@
 //! `checkpoint.json`), written with resourceVersion compare-and-swap.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use flate2::Compression;
@@ -15,7 +14,7 @@ use kube::{Api, Client};
 
 use super::errors::{api_code, describe};
 use super::retry::transient;
-use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
+use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, create_namespaced, object_name};
 use crate::model::checkpoint::{CHECKPOINT_SCHEMA, Checkpoint};
 use crate::ports::{CheckpointStore, StoreError, Stored};
 use crate::state::decode_checkpoint;
@@ -36,7 +35,6 @@ pub struct ConfigMapStore {
     name: String,
     cluster: String,
     pool: String,
-    namespace_ready: AtomicBool,
 }
 
 impl ConfigMapStore {
@@ -47,7 +45,6 @@ impl ConfigMapStore {
             name: object_name(cluster, pool),
             cluster: cluster.to_string(),
             pool: pool.to_string(),
-            namespace_ready: AtomicBool::new(false),
         }
     }
 
@@ -119,16 +116,6 @@ impl ConfigMapStore {
             Some(h) if h.schema == CHECKPOINT_SCHEMA => Ok(h.seq),
             _ => self.parse(cm).map(|cp| cp.seq),
         }
-    }
-
-    async fn ensure_namespace(&self) -> Result<(), StoreError> {
-        if !self.namespace_ready.load(Ordering::Relaxed) {
-            transient("creating the checkpoint namespace", || ensure_namespace(&self.client, &self.namespace))
-                .await
-                .map_err(|e| self.io(&format!("creating namespace {}", self.namespace), &e))?;
-            self.namespace_ready.store(true, Ordering::Relaxed);
-        }
-        Ok(())
     }
 
     fn object(&self, cp: &Checkpoint, resource_version: Option<&str>) -> Result<ConfigMap, StoreError> {
@@ -252,10 +239,8 @@ impl CheckpointStore for ConfigMapStore {
         let api = self.api();
         let written = match expected {
             None => {
-                self.ensure_namespace().await?;
                 let obj = self.object(cp, None)?;
-                let pp = PostParams::default();
-                transient("writing the checkpoint", || api.create(&pp, &obj)).await
+                create_namespaced(&self.client, &self.namespace, "writing the checkpoint", &obj).await
             }
             Some(rv) => {
                 let obj = self.object(cp, Some(rv))?;

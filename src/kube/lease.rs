@@ -3,7 +3,6 @@
 //! conflict the lease is read again and the decision taken again.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +13,7 @@ use kube::{Api, Client};
 
 use super::errors::{api_code, describe};
 use super::retry::transient;
-use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, ensure_namespace, object_name};
+use super::{MANAGED_BY, MANAGED_BY_LABEL, SYSTEM_NAMESPACE, create_namespaced, object_name};
 use crate::ports::{Clock, LeaseHolder, Lock, LockError};
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
@@ -28,7 +27,6 @@ pub struct LeaseLock {
     pool: String,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    namespace_ready: AtomicBool,
 }
 
 /// What to write after reading the lease.
@@ -46,7 +44,6 @@ impl LeaseLock {
             pool: pool.to_string(),
             ttl: DEFAULT_TTL,
             clock,
-            namespace_ready: AtomicBool::new(false),
         }
     }
 
@@ -106,16 +103,7 @@ impl LeaseLock {
                     transient("writing the lease", || api.replace(&self.name, &pp, &lease)).await
                 }
             } else {
-                if !self.namespace_ready.load(Ordering::Relaxed) {
-                    transient("creating the lease namespace", || ensure_namespace(&self.client, &self.namespace))
-                        .await
-                        .map_err(|e| self.api_err(&format!("creating namespace {} for", self.namespace), &e))?;
-                    self.namespace_ready.store(true, Ordering::Relaxed);
-                }
-                {
-                    let pp = PostParams::default();
-                    transient("creating the lease", || api.create(&pp, &lease)).await
-                }
+                create_namespaced(&self.client, &self.namespace, "creating the lease", &lease).await
             };
             match written {
                 Ok(_) => return Ok(()),

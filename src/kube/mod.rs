@@ -56,8 +56,36 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// Creates `obj` in `namespace` (retrying transient failures). The namespace is created only when the object's
+/// create says it is missing (404), and the object created once more: where deploy/ made the namespace (as
+/// it does), the agent needs no right on namespaces at all.
+pub(crate) async fn create_namespaced<K>(
+    client: &kube::Client,
+    namespace: &str,
+    what: &str,
+    obj: &K,
+) -> Result<K, kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let pp = PostParams::default();
+    match retry::transient(what, || api.create(&pp, obj)).await {
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            tracing::info!(namespace, "namespace missing; creating it");
+            retry::transient("creating the namespace", || ensure_namespace(client, namespace)).await?;
+            retry::transient(what, || api.create(&pp, obj)).await
+        }
+        other => other,
+    }
+}
+
 /// Creates `name` if it does not exist (an existing namespace is fine).
-pub(crate) async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
+async fn ensure_namespace(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
     let api: Api<Namespace> = Api::all(client.clone());
     let mut ns = Namespace::default();
     ns.metadata.name = Some(name.to_string());

@@ -34,7 +34,8 @@ pub struct Snapshot {
     /// Replica counts of workload controllers, by `Kind/namespace/name`.
     pub scales: BTreeMap<String, i32>,
     /// PersistentVolumeClaims and their volumes' placement; `None` when the API server does not serve them
-    /// or RBAC denies the list (the plan then assumes a claim's volume is in its pod's node zone, and says so).
+    /// (the plan then assumes a claim's volume is in its pod's node zone, and says so). An RBAC refusal is an
+    /// error, not `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Vec<VolumeInfo>>,
     /// What the provider said about the configured pools when the snapshot was taken, for offline planning

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::identity::{PodKey, WorkloadKey};
 use crate::model::snapshot::{NodeInfo, PdbInfo, PodInfo, Snapshot};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ClusterError {
     #[error("{operation} {object}: the API server answered {code} {reason}: {message}")]
     Api { operation: String, object: String, code: u16, reason: String, message: String },
@@ -127,4 +127,10 @@ pub trait LiveView: Send + Sync {
     fn scale(&self, workload: &WorkloadKey) -> Option<i32>;
     /// Resolves once anything watched changed since the last call returned.
     async fn changed(&self);
+    /// Why the view stopped following the cluster (the API server refused a list or watch: RBAC, credentials),
+    /// if it did. A stopped view wakes [`LiveView::changed`] once and is stale from then on: whoever waits on
+    /// it stops with this error instead of deciding from it.
+    fn stopped(&self) -> Option<ClusterError> {
+        None
+    }
 }

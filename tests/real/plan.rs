@@ -43,7 +43,7 @@ fn plan_sends_only_get_list_watch_and_dry_runs() {
     });
     let kubeconfig = w.dir.path().join("planner.kubeconfig");
     ControlPlane::shared().kubeconfig_for("planner", &token, &kubeconfig).expect("kubeconfig");
-    w.use_kubeconfig(&kubeconfig);
+    w.use_kubeconfig(&kubeconfig, false);
 
     let o = w.run("plan", &[]);
     let out = stdout(&o);

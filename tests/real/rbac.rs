@@ -1,11 +1,13 @@
 //! deploy/ on the real control plane: a whole upgrade as the ServiceAccount `poolshift-system/poolshift`
 //! with exactly the RBAC of deploy/ succeeds, and the audit log shows every granted (verb, resource) used;
-//! with one rule taken away the run stops at that step with the API server's refusal naming the verb and the
-//! resource, and nothing is lost.
+//! then every granted right is taken away, one at a time, each in a fresh world: the run stops at the step
+//! that needs it with the API server's refusal naming the verb and the resource, and nothing is lost (the one
+//! exception, by design: without `create events` the run goes on and says once that it cannot write them).
 //!
 //! The kwok provider stands in for a cloud here: it creates green's Node objects and keeps pool records,
-//! which on EKS or GKE are the cloud's API calls under IAM, not Kubernetes RBAC. Its rights are a separate
-//! ClusterRole (`poolshift-test-kwok-provider`, below) and are not part of what deploy/ grants.
+//! which on EKS or GKE are the cloud's API calls under IAM, not Kubernetes RBAC. So it acts with its own
+//! credentials (the admin kubeconfig, `provider.kubeconfig`), as a cloud's API does, and none of its rights
+//! come from deploy/ or hide a right removed from it.
 
 use std::collections::BTreeSet;
 
@@ -28,24 +30,6 @@ const MANIFESTS: &[&str] = &[
     "31-rolebinding.yaml",
     "32-events-role.yaml",
 ];
-
-/// What the kwok provider needs (the cloud's side of an upgrade), bound to the same ServiceAccount.
-const KWOK_PROVIDER: &str = r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: poolshift-test-kwok-provider}
-rules:
-  - {apiGroups: [""], resources: [nodes], verbs: [get, list, create, delete, update]}
-  - {apiGroups: [""], resources: [namespaces], verbs: [get, create]}
-  - {apiGroups: [""], resources: [pods], verbs: [get]}
-  - {apiGroups: [""], resources: [configmaps], verbs: [get, list, create, update, delete]}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: poolshift-test-kwok-provider}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: poolshift-test-kwok-provider}
-subjects: [{kind: ServiceAccount, name: poolshift, namespace: poolshift-system}]
-"#;
 
 /// A granted right: (API group, resource with its subresource, verb, namespace for a Role's).
 type Right = (String, String, String, Option<String>);
@@ -110,13 +94,12 @@ fn apply(w: &TestWorld, yaml: &str) {
     w.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
 }
 
-/// Applies deploy/ (and the provider stand-in), then points the world's cluster file at the ServiceAccount.
+/// Applies deploy/, then points the world's cluster file at the ServiceAccount (the provider keeps the admin's).
 fn as_service_account(w: &TestWorld) {
     for m in MANIFESTS {
         let path = repo_root().join("deploy").join(m);
         w.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
     }
-    apply(w, KWOK_PROVIDER);
     let token = w.rt.block_on(async {
         let sas: Api<ServiceAccount> = Api::namespaced(w.client.clone(), "poolshift-system");
         let req: TokenRequest =
@@ -126,25 +109,64 @@ fn as_service_account(w: &TestWorld) {
     });
     let kubeconfig = w.dir.path().join("sa.kubeconfig");
     ControlPlane::shared().kubeconfig_for("poolshift-sa", &token, &kubeconfig).expect("kubeconfig");
-    w.use_kubeconfig(&kubeconfig);
+    w.use_kubeconfig(&kubeconfig, true);
 }
 
-/// The ClusterRole of deploy/ without `verb` on `resource` (the rule keeps its other verbs).
-fn clusterrole_without(resource: &str, verb: &str) -> String {
-    let text = std::fs::read_to_string(repo_root().join("deploy/20-clusterrole.yaml")).expect("manifest");
-    let mut v: Value = serde_yaml_ng::from_str(&text).expect("YAML");
-    let rules = v["rules"].as_array_mut().expect("rules");
-    for rule in rules.iter_mut() {
-        let has = rule["resources"].as_array().is_some_and(|rs| rs.iter().any(|r| r == resource));
-        if has {
-            let verbs: Vec<Value> =
-                rule["verbs"].as_array().expect("verbs").iter().filter(|x| *x != verb).cloned().collect();
-            rule["verbs"] = Value::Array(verbs);
+/// The manifest of `file` without `right` (its rule keeps the other verbs and resources); `None` when the
+/// file does not grant it.
+fn manifest_without(file: &str, right: &Right) -> Option<String> {
+    let (group, resource, verb, ns) = right;
+    let text = std::fs::read_to_string(repo_root().join("deploy").join(file)).expect("manifest");
+    let mut found = false;
+    let mut docs = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let mut v: Value = serde::Deserialize::deserialize(doc).expect("YAML");
+        let is_role = matches!(v["kind"].as_str(), Some("ClusterRole" | "Role"));
+        if is_role && v["metadata"]["namespace"].as_str().map(str::to_string) == *ns {
+            let mut rules = Vec::new();
+            for rule in v["rules"].as_array().expect("rules") {
+                let has = |k: &str, x: &str| rule[k].as_array().is_some_and(|a| a.iter().any(|y| y == x));
+                if !(has("apiGroups", group) && has("resources", resource) && has("verbs", verb)) {
+                    rules.push(rule.clone());
+                    continue;
+                }
+                found = true;
+                // The rule without this resource, and this resource without this verb.
+                let others = |k: &str, x: &str| -> Vec<Value> {
+                    rule[k].as_array().expect(k).iter().filter(|y| *y != x).cloned().collect()
+                };
+                let (resources, verbs) = (others("resources", resource), others("verbs", verb));
+                if !resources.is_empty() {
+                    let mut r = rule.clone();
+                    r["resources"] = Value::Array(resources);
+                    rules.push(r);
+                }
+                if !verbs.is_empty() {
+                    rules.push(json!({"apiGroups": [group], "resources": [resource], "verbs": verbs}));
+                }
+            }
+            v["rules"] = Value::Array(rules);
         }
+        docs.push(serde_json::to_string(&v).expect("JSON is YAML"));
     }
-    // A rule left without verbs goes (the API server refuses an empty one).
-    rules.retain(|r| r["verbs"].as_array().is_some_and(|v| !v.is_empty()));
-    serde_json::to_string(&v).expect("JSON is YAML")
+    found.then(|| docs.join("\n---\n"))
+}
+
+const ROLE_FILES: [&str; 3] = ["20-clusterrole.yaml", "30-role.yaml", "32-events-role.yaml"];
+
+/// Applies deploy/'s roles without `right`.
+fn take_away(w: &TestWorld, right: &Right) {
+    let manifests: Vec<String> = ROLE_FILES.iter().filter_map(|f| manifest_without(f, right)).collect();
+    assert_eq!(manifests.len(), 1, "exactly one role grants {right:?}");
+    apply(w, &manifests[0]);
+}
+
+/// Puts deploy/'s roles back as they are.
+fn restore(w: &TestWorld) {
+    for m in ROLE_FILES {
+        let path = repo_root().join("deploy").join(m);
+        w.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
+    }
 }
 
 #[test]
@@ -163,42 +185,53 @@ fn a_whole_upgrade_as_the_deploy_service_account_uses_every_granted_rule_and_eac
     assert!(unused.is_empty(), "granted by deploy/ but never used in a whole upgrade: {unused:?}\nused: {used:?}");
     eprintln!("rbac: {} granted rights, all used", granted.len());
 
-    // Without the Eviction API the run stops at the first batch's evictions (the 403 is a blocker, never
-    // retried in a loop), naming the refused verb and resource; nothing is deleted.
-    let mut w2 = TestWorld::load("rbac-evict", &demo(&["legacy-reporting"]), policy);
-    as_service_account(&w2);
-    apply(&w2, &clusterrole_without("pods/eviction", "create"));
-    let o = w2.run("upgrade", &["--yes"]);
-    let (out, err) = (stdout(&o), stderr(&o));
-    assert_eq!(o.status.code(), Some(4), "{out}\n{err}");
-    assert!(out.contains("cannot create resource \"pods/eviction\""), "the refusal names verb and resource:\n{out}");
-    let report = w2.check_watcher(&[&w2.blue.clone()]);
-    assert!(report.deletions.is_empty(), "nothing deleted: {:?}", report.deletions);
-    let s = w2.status();
-    assert_eq!(s["run"]["status"], "blocked", "{s}");
-    assert_eq!(s["run"]["pods_moved"], 0, "{s}");
-
-    // Without `update` on Leases the run cannot keep its lock: refused before anything on blue changes.
-    let w3 = TestWorld::load("rbac-lease", &demo(&["legacy-reporting"]), policy);
-    as_service_account(&w3);
-    let role = std::fs::read_to_string(repo_root().join("deploy/30-role.yaml")).expect("role");
-    let mut v: Value = serde_yaml_ng::from_str(&role).expect("YAML");
-    for rule in v["rules"].as_array_mut().expect("rules") {
-        if rule["resources"].as_array().is_some_and(|rs| rs.iter().any(|r| r == "leases")) {
-            rule["verbs"] = json!(["get", "create"]);
+    // Every right taken away in turn, each in a fresh world.
+    let mut stops = Vec::new();
+    for (i, right) in granted.iter().enumerate() {
+        let (_, resource, verb, ns) = right;
+        let mut w = TestWorld::load(&format!("rb{i}"), &demo(&["legacy-reporting"]), policy);
+        as_service_account(&w);
+        take_away(&w, right);
+        let o = w.run("upgrade", &["--yes"]);
+        let (out, err) = (stdout(&o), stderr(&o));
+        // The log lines are JSON when not on a terminal: their quotes come escaped.
+        let all = format!("{out}\n{err}").replace("\\\"", "\"");
+        let refusal = format!("cannot {verb} resource \"{resource}\"");
+        let what =
+            format!("without {verb} {resource}{}", ns.as_deref().map(|n| format!(" in {n}")).unwrap_or_default());
+        assert!(all.contains(&refusal), "{what}: the refusal names verb and resource ({refusal}):\n{all}");
+        // No budget broken, no pod deleted outside blue (the watcher's checks); and below, nothing deleted at
+        // all where the run stops.
+        let deletions = w.check_watcher(&[&w.blue.clone()]).deletions;
+        let cordoned: Vec<_> = w.nodes().into_iter().filter(|(_, _, c)| *c).collect();
+        match (resource.as_str(), verb.as_str()) {
+            // Telling people never holds the run: it goes on without those Events, and says so once.
+            ("events", "create") => {
+                assert_eq!(o.status.code(), Some(0), "{what}: the run goes on:\n{all}");
+                assert_eq!(all.matches("cannot write Kubernetes Events").count(), 1, "{what}: said once:\n{all}");
+            }
+            // Without the Eviction API the first batch's evictions are refused: a blocker (exit 4), never
+            // retried in a loop; its nodes stay cordoned for resume or rollback.
+            ("pods/eviction", "create") => {
+                assert_eq!(o.status.code(), Some(4), "{what}:\n{all}");
+                assert!(out.contains(&refusal), "{what}: the blocker names the refusal:\n{out}");
+                assert!(deletions.is_empty(), "{what}: nothing deleted: {deletions:?}");
+                let s = w.status();
+                assert_eq!(s["run"]["status"], "blocked", "{what}: {s}");
+                assert_eq!(s["run"]["pods_moved"], 0, "{what}: {s}");
+            }
+            // Anything else stops the run before anything on blue changes.
+            _ => {
+                assert_ne!(o.status.code(), Some(0), "{what}: the run stops:\n{all}");
+                assert!(deletions.is_empty(), "{what}: nothing deleted: {deletions:?}");
+                assert!(cordoned.is_empty(), "{what}: nothing cordoned: {cordoned:?}");
+            }
         }
+        // For the record: the line that tells the operator (the final error, else the first that names it).
+        let naming = || all.lines().filter(|l| l.contains(&refusal));
+        let line = naming().find(|l| l.starts_with("poolshift: ")).or_else(|| naming().next()).unwrap_or_default();
+        stops.push(format!("{what}: exit {:?}: {}", o.status.code(), line.trim()));
+        restore(&w);
     }
-    apply(&w3, &serde_json::to_string(&v).expect("JSON"));
-    let o = w3.run("upgrade", &["--yes"]);
-    let all = format!("{}\n{}", stdout(&o), stderr(&o));
-    assert_ne!(o.status.code(), Some(0), "{all}");
-    assert!(all.contains("cannot update resource \"leases\""), "the refusal names verb and resource:\n{all}");
-    let cordoned: Vec<_> = w3.nodes().into_iter().filter(|(_, _, c)| *c).collect();
-    assert!(cordoned.is_empty(), "nothing cordoned: {cordoned:?}");
-
-    // Put deploy/ back as it is for whoever runs next.
-    for m in ["20-clusterrole.yaml", "30-role.yaml"] {
-        let path = repo_root().join("deploy").join(m);
-        w3.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
-    }
+    eprintln!("rbac: every right taken away in turn:\n  {}", stops.join("\n  "));
 }

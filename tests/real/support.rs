@@ -82,17 +82,22 @@ impl TestWorld {
         self.scope.name(name)
     }
 
-    /// Points the cluster file at another kubeconfig (another identity).
-    pub fn use_kubeconfig(&self, path: &Path) {
+    /// Points the cluster file at another kubeconfig (another identity); with `provider_keeps_its_own`, the
+    /// kwok provider (the stand-in cloud) goes on with the first one, as a cloud acts with its own credentials.
+    pub fn use_kubeconfig(&self, path: &Path, provider_keeps_its_own: bool) {
         let text = std::fs::read_to_string(&self.config).expect("config");
+        let mut own = None;
         let text: String = text
             .lines()
-            .map(|l| {
-                if l.starts_with("  kubeconfig: ") {
+            .map(|l| match l.strip_prefix("  kubeconfig: ") {
+                Some(old) => {
+                    own = Some(old.to_string());
                     format!("  kubeconfig: {}\n", path.display())
-                } else {
-                    format!("{l}\n")
                 }
+                None if l == "  kind: kwok" && provider_keeps_its_own => {
+                    format!("{l}\n  kubeconfig: {}\n", own.as_deref().expect("the cluster's kubeconfig comes first"))
+                }
+                None => format!("{l}\n"),
             })
             .collect();
         std::fs::write(&self.config, text).expect("write config");

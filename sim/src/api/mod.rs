@@ -55,8 +55,10 @@ impl ApiServer {
             if let Some(delay) = injected.latency {
                 self.store.clock().sleep(delay).await;
             }
+            // A refusal applies to watches too (the API server authorizes a watch before it streams); 500s and
+            // 429s do not (a watch's errors are the cuts of `watch_cut_after`).
             if let Some(err) = injected.error
-                && !is_watch
+                && (!is_watch || err.code == 403)
             {
                 return error_response(&err);
             }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use poolshift::engine::{EngineError, Outcome};
 use poolshift::model::checkpoint::{Phase, RunStatus};
+use poolshift::ports::Clock;
 use poolshift::ports::fake::{Fault, Script, ScriptedProvider};
 use poolshift_provider_api::ErrorKind;
 use poolshift_provider_sim::SimProvider;
@@ -63,5 +64,71 @@ async fn a_run_stopped_by_an_error_is_recorded_as_failed_and_resume_continues_it
     let out = r.session("agent-2").engine.resume().await.unwrap();
     assert!(matches!(out, Outcome::Done(_)), "{out:?}");
     assert_eq!(r.checkpoint().await.status, RunStatus::Done);
+    r.assert_safe();
+}
+
+/// A right taken away from the agent, as kubesim refuses it: 403 Forbidden worded as RBAC words it.
+fn refuse(r: &super::harness::Rig, verb: &str, resource: &str, watch_cut_after: Option<&str>) {
+    let faults = serde_json::json!({
+        "api": [{"verbs": [verb], "resources": [resource], "forbidden": true}],
+        "watch_cut_after": watch_cut_after,
+    });
+    r.sim.store().lock().faults = serde_json::from_value(faults).expect("faults");
+}
+
+fn web(nodes: u32, extra: &str) -> String {
+    scenario(
+        nodes,
+        "  - {kind: Deployment, name: web, namespace: shop, replicas: 8, requests: {cpu: 100m, memory: 64Mi}, pdb: {max_unavailable: 1}}",
+        extra,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_watch_stops_the_run_naming_verb_and_resource_instead_of_waiting_on_a_stale_view() {
+    let r = rig(&web(2, ""));
+    let plan = r.plan(&policy()).await;
+    // Listing nodes is allowed, watching them is not: the view would never see green's nodes come Ready.
+    refuse(&r, "watch", "nodes", None);
+    let err = r.session("agent").engine.start(plan).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, EngineError::Cluster(_)), "{text}");
+    assert!(text.contains("cannot watch resource \"nodes\""), "{text}");
+    let cp = r.checkpoint().await;
+    let RunStatus::Failed(reason) = &cp.status else { panic!("recorded as failed: {:?}", cp.status) };
+    assert!(reason.contains("cannot watch resource \"nodes\""), "{reason}");
+    assert!(r.cordoned().is_empty(), "nothing cordoned: {:?}", r.cordoned());
+    assert!(
+        r.clock.elapsed() < policy().green_ready_timeout,
+        "stopped at once, not after the green ready timeout ({:?})",
+        r.clock.elapsed()
+    );
+
+    // With the right given back, resume finishes the run.
+    r.sim.store().lock().faults = Default::default();
+    let out = r.session("agent-2").engine.resume().await.unwrap();
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    r.assert_safe();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_refused_mid_drain_stops_the_run_and_loses_nothing() {
+    // Every watch stream ends after 20 simulated seconds and is started again, as streams end on a real server.
+    let r = rig(&web(4, "faults:\n  watch_cut_after: 20s\n"));
+    let plan = r.plan(&policy()).await;
+    let agent = r.session("agent");
+    let run = tokio::spawn(async move { agent.engine.start(plan).await });
+    r.wait_for_event(|e| matches!(e, poolshift::ports::report::Event::BatchStarted { .. })).await;
+    // The pods watch's next start is refused.
+    refuse(&r, "watch", "pods", Some("20s"));
+    let err = run.await.expect("the run's task").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("cannot watch resource \"pods\""), "{text}");
+    assert!(matches!(r.checkpoint().await.status, RunStatus::Failed(_)));
+    r.assert_safe();
+
+    r.sim.store().lock().faults = Default::default();
+    let out = r.session("agent-2").engine.resume().await.unwrap();
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
     r.assert_safe();
 }
