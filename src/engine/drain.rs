@@ -82,12 +82,12 @@ impl Engine {
             let sleep_for = drain.wake_at(now).saturating_sub(now).max(Duration::from_millis(1));
             let mut answer = tokio::select! {
                 Some(answer) = pending.next(), if !pending.is_empty() => Some(answer),
-                _ = live.changed() => None,
+                changed = live.changed() => {
+                    changed?;
+                    None
+                }
                 _ = self.clock.sleep(sleep_for) => None,
             };
-            if let Some(refused) = live.stopped() {
-                return Err(refused.into());
-            }
             // Coalesce: the next pass comes no sooner than OBSERVE_EVERY after this one, whatever the cluster
             // does meanwhile (a large cluster's watches change the cache many times a second); eviction
             // answers are taken as they come.

@@ -365,11 +365,8 @@ impl Engine {
             let next = if ready >= want { GREEN_REPOLL } else { self.tick };
             let sleep_for = next.saturating_sub(since).min(deadline.saturating_sub(now)).max(Duration::from_millis(1));
             tokio::select! {
-                _ = live.changed() => {}
+                changed = live.changed() => changed?,
                 _ = self.clock.sleep(sleep_for) => {}
-            }
-            if let Some(refused) = live.stopped() {
-                return Err(refused.into());
             }
         }
     }

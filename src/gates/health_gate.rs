@@ -65,14 +65,15 @@ impl Gatekeeper for HealthGate {
                 return block(&problems, final_, self.settings);
             }
             tokio::select! {
-                () = input.live.changed() => {}
+                changed = input.live.changed() => {
+                    if let Err(refused) = changed {
+                        return Verdict::Block {
+                            reason: format!("gate checks cannot see the cluster: {refused}"),
+                            output: None,
+                        };
+                    }
+                }
                 () = self.clock.sleep(POLL) => {}
-            }
-            if let Some(refused) = input.live.stopped() {
-                return Verdict::Block {
-                    reason: format!("gate checks cannot see the cluster: {refused}"),
-                    output: None,
-                };
             }
         }
     }

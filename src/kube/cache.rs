@@ -671,6 +671,11 @@ impl LiveCache {
         }
     }
 
+    /// Why the view stopped following the cluster, if it did (see [`LiveView::changed`]).
+    pub fn stopped(&self) -> Option<ClusterError> {
+        self.shared.refused()
+    }
+
     /// Resolves once every kind has been listed once, or with the first refusal.
     async fn synced(&self) -> Result<(), ClusterError> {
         loop {
@@ -721,21 +726,18 @@ impl LiveView for LiveCache {
         self.shared.read().scales.get(&workload.to_string()).copied()
     }
 
-    fn stopped(&self) -> Option<ClusterError> {
-        self.shared.refused()
-    }
-
     /// Returns at once if anything changed since the last call returned (or, on the first call, since the
     /// cache started); otherwise waits for the next change. Every caller waiting when a change happens wakes.
-    async fn changed(&self) {
+    async fn changed(&self) -> Result<(), ClusterError> {
         let mut notified = pin!(self.shared.notify.notified());
         notified.as_mut().enable();
         let current = self.shared.generation.load(Ordering::SeqCst);
-        if self.shared.seen.swap(current, Ordering::SeqCst) != current {
-            return;
+        if self.shared.seen.swap(current, Ordering::SeqCst) == current {
+            notified.await;
+            self.shared.seen.fetch_max(self.shared.generation.load(Ordering::SeqCst), Ordering::SeqCst);
         }
-        notified.await;
-        self.shared.seen.fetch_max(self.shared.generation.load(Ordering::SeqCst), Ordering::SeqCst);
+        // A refusal bumps the generation: it is seen here as soon as it happens, and on every call after.
+        self.shared.refused().map_or(Ok(()), Err)
     }
 }
 

@@ -125,12 +125,8 @@ pub trait LiveView: Send + Sync {
     fn nodes(&self) -> Vec<NodeInfo>;
     /// Desired replicas of a workload.
     fn scale(&self, workload: &WorkloadKey) -> Option<i32>;
-    /// Resolves once anything watched changed since the last call returned.
-    async fn changed(&self);
-    /// Why the view stopped following the cluster (the API server refused a list or watch: RBAC, credentials),
-    /// if it did. A stopped view wakes [`LiveView::changed`] once and is stale from then on: whoever waits on
-    /// it stops with this error instead of deciding from it.
-    fn stopped(&self) -> Option<ClusterError> {
-        None
-    }
+    /// Resolves once anything watched changed since the last call returned. An error when the view stopped
+    /// following the cluster (the API server refused a list or watch: RBAC, credentials): it is stale from
+    /// then on, and whoever waits on it stops with that error instead of deciding from it.
+    async fn changed(&self) -> Result<(), ClusterError>;
 }

@@ -31,13 +31,16 @@ const MANIFESTS: &[&str] = &[
     "32-events-role.yaml",
 ];
 
+/// The manifests with rules.
+const ROLE_FILES: [&str; 3] = ["20-clusterrole.yaml", "30-role.yaml", "32-events-role.yaml"];
+
 /// A granted right: (API group, resource with its subresource, verb, namespace for a Role's).
 type Right = (String, String, String, Option<String>);
 
 /// Every (group, resource, verb) the deploy/ roles grant, with the Role's namespace.
 fn granted() -> BTreeSet<Right> {
     let mut out = BTreeSet::new();
-    for file in ["20-clusterrole.yaml", "30-role.yaml", "32-events-role.yaml"] {
+    for file in ROLE_FILES {
         let text = std::fs::read_to_string(repo_root().join("deploy").join(file)).expect("manifest");
         for doc in serde_yaml_ng::Deserializer::from_str(&text) {
             let v: Value = serde::Deserialize::deserialize(doc).expect("YAML");
@@ -94,12 +97,17 @@ fn apply(w: &TestWorld, yaml: &str) {
     w.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
 }
 
-/// Applies deploy/, then points the world's cluster file at the ServiceAccount (the provider keeps the admin's).
-fn as_service_account(w: &TestWorld) {
+/// Applies deploy/'s manifests as they are.
+fn apply_deploy(w: &TestWorld) {
     for m in MANIFESTS {
         let path = repo_root().join("deploy").join(m);
         w.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
     }
+}
+
+/// Applies deploy/, then points the world's cluster file at the ServiceAccount (the provider keeps the admin's).
+fn as_service_account(w: &TestWorld) {
+    apply_deploy(w);
     let token = w.rt.block_on(async {
         let sas: Api<ServiceAccount> = Api::namespaced(w.client.clone(), "poolshift-system");
         let req: TokenRequest =
@@ -152,21 +160,11 @@ fn manifest_without(file: &str, right: &Right) -> Option<String> {
     found.then(|| docs.join("\n---\n"))
 }
 
-const ROLE_FILES: [&str; 3] = ["20-clusterrole.yaml", "30-role.yaml", "32-events-role.yaml"];
-
 /// Applies deploy/'s roles without `right`.
 fn take_away(w: &TestWorld, right: &Right) {
     let manifests: Vec<String> = ROLE_FILES.iter().filter_map(|f| manifest_without(f, right)).collect();
     assert_eq!(manifests.len(), 1, "exactly one role grants {right:?}");
     apply(w, &manifests[0]);
-}
-
-/// Puts deploy/'s roles back as they are.
-fn restore(w: &TestWorld) {
-    for m in ROLE_FILES {
-        let path = repo_root().join("deploy").join(m);
-        w.kubectl_ok(&["apply", "-f", path.to_str().expect("utf-8 path")]);
-    }
 }
 
 #[test]
@@ -231,7 +229,8 @@ fn a_whole_upgrade_as_the_deploy_service_account_uses_every_granted_rule_and_eac
         let naming = || all.lines().filter(|l| l.contains(&refusal));
         let line = naming().find(|l| l.starts_with("poolshift: ")).or_else(|| naming().next()).unwrap_or_default();
         stops.push(format!("{what}: exit {:?}: {}", o.status.code(), line.trim()));
-        restore(&w);
     }
+    // deploy/ as it is for whoever runs next (each world above applied it whole before taking a right away).
+    apply_deploy(&w);
     eprintln!("rbac: every right taken away in turn:\n  {}", stops.join("\n  "));
 }

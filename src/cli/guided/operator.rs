@@ -91,7 +91,9 @@ mod tests {
         fn scale(&self, _: &crate::model::identity::WorkloadKey) -> Option<i32> {
             None
         }
-        async fn changed(&self) {}
+        async fn changed(&self) -> Result<(), crate::ports::ClusterError> {
+            Ok(())
+        }
     }
 
     fn input() -> GateInput {

@@ -54,8 +54,8 @@ impl LiveView for View {
     fn scale(&self, w: &WorkloadKey) -> Option<i32> {
         self.scale.get(w).map(|s| s.0)
     }
-    async fn changed(&self) {
-        std::future::pending::<()>().await
+    async fn changed(&self) -> Result<(), ClusterError> {
+        std::future::pending().await
     }
 }
 

@@ -24,7 +24,7 @@ fn wk(s: &str) -> WorkloadKey {
 async fn eventually(live: &Arc<dyn LiveView>, what: &str, cond: impl Fn(&dyn LiveView) -> bool) {
     let wait = async {
         while !cond(live.as_ref()) {
-            live.changed().await;
+            live.changed().await.expect("the view follows the cluster");
         }
     };
     tokio::time::timeout(Duration::from_secs(120), wait).await.unwrap_or_else(|_| panic!("never happened: {what}"));
@@ -116,7 +116,7 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
     assert_eq!(web.ready as usize, counted);
 
     // changed(): the changes so far are reported at once, then it waits for the next one.
-    live.changed().await;
+    live.changed().await.expect("the view follows the cluster");
     let waiter = {
         let live = live.clone();
         tokio::spawn(async move { live.changed().await })
@@ -126,7 +126,11 @@ async fn live_view_starts_once_and_follows_creates_updates_and_deletes() {
 
     pod(&client, "shop", pod_json("web-abc-3", "n2", Some(("ReplicaSet", "web-abc", &rs_uid)), json!({"app": "web"})))
         .await;
-    tokio::time::timeout(Duration::from_secs(10), waiter).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the view follows the cluster");
     eventually(&live, "new pod", |v| v.pod(&PodKey::new("shop", "web-abc-3")).is_some()).await;
     assert_eq!(names(live.pods_on("n2")), ["web-abc-2", "web-abc-3"]);
     assert_eq!(live.pods_of(&wk("Deployment/shop/web")).len(), 3);

@@ -91,7 +91,7 @@ impl Gatekeeper for ScaleOnce {
             // The checks see the cluster through the watch-fed view: wait until it shows the new scale.
             let web = WorkloadKey::new("Deployment", "shop", "web");
             while input.live.scale(&web) != Some(self.replicas) {
-                input.live.changed().await;
+                input.live.changed().await.expect("the view follows the cluster");
             }
         }
         Verdict::Pass
